@@ -1,0 +1,88 @@
+//! The admin REST API under `/api/v1`, plus `/metrics`. Described in `docs/api.yaml`.
+//!
+//! Every write goes through the site config: a handler edits the current document and applies
+//! it with `Store::apply_site`, so the API, `outpost config apply` and the cloud share one
+//! validation and one transaction per change.
+//!
+//! Layout: `auth` (login, sessions, roles), `resources` (CRUD over the document's collections),
+//! `system` (health, metrics, audit, the whole document), `error` (how failures answer).
+
+mod auth;
+mod error;
+mod resources;
+mod system;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+
+pub use auth::LoginLimiter;
+pub use error::ApiError;
+
+use crate::metrics::{Kind, Metrics};
+use crate::store::Store;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub metrics: Metrics,
+    pub started: Instant,
+    pub logins: Arc<LoginLimiter>,
+    /// Serialises API writes so that two admins editing at once queue instead of conflicting.
+    pub writes: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl AppState {
+    pub fn new(store: Store, metrics: Metrics) -> AppState {
+        metrics.describe("outpost_http_requests_total", Kind::Counter, "HTTP requests answered, by status code.");
+        metrics.describe("outpost_api_logins_total", Kind::Counter, "API login attempts, by result.");
+        metrics.describe("outpost_site_revision", Kind::Gauge, "Revision of the site config.");
+        metrics.describe("outpost_uptime_seconds", Kind::Gauge, "Seconds since the daemon started.");
+        AppState {
+            store,
+            metrics,
+            started: Instant::now(),
+            logins: Arc::new(LoginLimiter::default()),
+            writes: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+}
+
+/// The address of the client on the other end of the connection, set by the HTTPS server.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+pub fn router(state: AppState) -> Router<()> {
+    let api = Router::new()
+        .route("/health", get(system::health))
+        .route("/login", post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/password", post(auth::change_password))
+        .route("/site", get(system::get_site).put(system::put_site))
+        .route("/audit", get(system::audit))
+        .merge(resources::routes());
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/metrics", get(system::metrics))
+        .fallback(error::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .with_state(state)
+}
+
+async fn count_requests(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    app.metrics.inc("outpost_http_requests_total", &[("status", response.status().as_str())]);
+    response
+}
+
+/// Adds the peer address to every request of one connection.
+pub fn with_peer(router: Router<()>, peer: SocketAddr) -> Router<()> {
+    router.layer(Extension(Peer(peer)))
+}

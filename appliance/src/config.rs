@@ -1,0 +1,282 @@
+//! The daemon's own config (`outpost.toml`): where it listens and keeps its data. Not to be
+//! confused with the site config (`site`), which says who the phones and trunks are.
+//!
+//! Two layers: `ConfigFile` is what the TOML says (every field optional, unknown fields
+//! refused); `Config` is the validated form the daemon trusts, with defaults filled in for the
+//! privileges the process has. See `examples/outpost.toml`.
+
+use std::net::SocketAddr;
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Syntax { path: String, message: String },
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub data_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub log: LogFile,
+    #[serde(default)]
+    pub api: ApiFile,
+    #[serde(default)]
+    pub sip: SipFile,
+    #[serde(default)]
+    pub rtp: RtpFile,
+    #[serde(default)]
+    pub dhcp: DhcpFile,
+    #[serde(default)]
+    pub tftp: TftpFile,
+    #[serde(default)]
+    pub daemon: DaemonFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogFile {
+    pub format: Option<LogFormat>,
+    /// A `tracing` filter such as `info` or `appliance::sip=debug,info`.
+    pub level: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiFile {
+    /// HTTPS listener of the web UI, the REST API, `/metrics` and provisioning.
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipFile {
+    pub udp: Option<String>,
+    pub tcp: Option<String>,
+    pub tls: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RtpFile {
+    pub port_min: Option<u16>,
+    pub port_max: Option<u16>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DhcpFile {
+    /// The LAN interface to serve DHCP on. Without one, DHCP is off.
+    pub interface: Option<String>,
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TftpFile {
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonFile {
+    /// How long services get to stop after SIGTERM before they are aborted.
+    pub shutdown_timeout_secs: Option<u64>,
+}
+
+/// The validated config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub api: SocketAddr,
+    pub sip_udp: Option<SocketAddr>,
+    pub sip_tcp: Option<SocketAddr>,
+    pub sip_tls: Option<SocketAddr>,
+    pub rtp_ports: RangeInclusive<u16>,
+    pub dhcp: Option<(String, u16)>,
+    pub tftp: Option<SocketAddr>,
+    pub shutdown_timeout: Duration,
+    /// What the defaults changed because the process is not root, for the startup banner.
+    pub notes: Vec<String>,
+}
+
+/// The process's privileges, which decide the default ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Privilege {
+    Root,
+    User,
+}
+
+impl Privilege {
+    pub fn of_this_process() -> Privilege {
+        use std::os::unix::fs::MetadataExt;
+        // /proc/self is owned by the effective uid: no unsafe libc call needed.
+        match std::fs::metadata("/proc/self") {
+            Ok(m) if m.uid() == 0 => Privilege::Root,
+            _ => Privilege::User,
+        }
+    }
+}
+
+impl ConfigFile {
+    pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Syntax { path: shown, message: e.to_string() })
+    }
+
+    /// Fills in defaults for `privilege` and checks every value.
+    pub fn validate(self, privilege: Privilege) -> Result<Config, ConfigError> {
+        let root = privilege == Privilege::Root;
+        let mut notes = Vec::new();
+        let mut low_port = |what: &str, privileged: u16, unprivileged: u16| {
+            if root {
+                privileged
+            } else {
+                notes.push(format!("{what} on port {unprivileged} instead of {privileged} (not root)"));
+                unprivileged
+            }
+        };
+        let api_port = low_port("HTTPS", 443, 8443);
+        let tftp_port = low_port("TFTP", 69, 6969);
+
+        let data_dir = match self.data_dir {
+            Some(d) => d,
+            None if root => PathBuf::from("/var/lib/outpost"),
+            None => default_user_data_dir(),
+        };
+        let dhcp = match self.dhcp.interface {
+            Some(iface) if iface.is_empty() || iface.len() > 15 || iface.contains('/') => {
+                return Err(ConfigError::Invalid { field: "dhcp.interface", reason: format!("`{iface}` is not an interface name") })
+            }
+            Some(iface) => Some((iface, self.dhcp.port.unwrap_or(67))),
+            None => {
+                notes.push("DHCP off (no dhcp.interface configured)".into());
+                None
+            }
+        };
+        let port_min = self.rtp.port_min.unwrap_or(10_000);
+        let port_max = self.rtp.port_max.unwrap_or(20_000);
+        if port_min % 2 != 0 || port_max <= port_min || port_min < 1024 {
+            return Err(ConfigError::Invalid {
+                field: "rtp",
+                reason: format!("port range {port_min}-{port_max} must start at an even port >= 1024 and end above it"),
+            });
+        }
+        let shutdown_timeout = Duration::from_secs(self.daemon.shutdown_timeout_secs.unwrap_or(10));
+        if shutdown_timeout.is_zero() || shutdown_timeout > Duration::from_secs(300) {
+            return Err(ConfigError::Invalid { field: "daemon.shutdown_timeout_secs", reason: "must be 1 to 300".into() });
+        }
+        let log_level = self.log.level.unwrap_or_else(|| "info".into());
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            return Err(ConfigError::Invalid { field: "log.level", reason: format!("`{log_level}` is not a log filter") });
+        }
+        Ok(Config {
+            data_dir,
+            log_format: self.log.format.unwrap_or(LogFormat::Human),
+            log_level,
+            api: listen("api.listen", self.api.listen, api_port)?.unwrap_or_else(|| ([0, 0, 0, 0], api_port).into()),
+            sip_udp: listen("sip.udp", self.sip.udp, 5060)?,
+            sip_tcp: listen("sip.tcp", self.sip.tcp, 5060)?,
+            sip_tls: listen("sip.tls", self.sip.tls, 5061)?,
+            rtp_ports: port_min..=port_max,
+            dhcp,
+            tftp: listen("tftp.listen", self.tftp.listen, tftp_port)?,
+            shutdown_timeout,
+            notes,
+        })
+    }
+}
+
+impl TryFrom<ConfigFile> for Config {
+    type Error = ConfigError;
+
+    /// Validates for the privileges of the running process.
+    fn try_from(file: ConfigFile) -> Result<Config, ConfigError> {
+        file.validate(Privilege::of_this_process())
+    }
+}
+
+/// `"off"` turns a listener off; absent means all interfaces on the default port.
+fn listen(field: &'static str, value: Option<String>, default_port: u16) -> Result<Option<SocketAddr>, ConfigError> {
+    match value.as_deref() {
+        None => Ok(Some(([0, 0, 0, 0], default_port).into())),
+        Some("off") => Ok(None),
+        Some(s) => s.parse().map(Some).map_err(|_| ConfigError::Invalid {
+            field,
+            reason: format!("`{s}` is not an address:port like 0.0.0.0:5060 (or \"off\")"),
+        }),
+    }
+}
+
+fn default_user_data_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("outpost")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, p: Privilege) -> Result<Config, ConfigError> {
+        toml::from_str::<ConfigFile>(text).map_err(|e| ConfigError::Syntax { path: "t".into(), message: e.to_string() })?.validate(p)
+    }
+
+    #[test]
+    fn the_example_config_is_valid() {
+        let c = parse(include_str!("../../examples/outpost.toml"), Privilege::Root).unwrap();
+        assert_eq!(c.api.port(), 443);
+        assert_eq!(c.dhcp, Some(("eth0".into(), 67)));
+    }
+
+    #[test]
+    fn unprivileged_defaults_move_low_ports_and_say_so() {
+        let c = parse("", Privilege::User).unwrap();
+        assert_eq!(c.api.port(), 8443);
+        assert_eq!(c.tftp.map(|a| a.port()), Some(6969));
+        assert_eq!(c.sip_udp.map(|a| a.port()), Some(5060));
+        assert_eq!(c.dhcp, None);
+        assert!(c.notes.iter().any(|n| n.contains("8443 instead of 443")), "{:?}", c.notes);
+        let root = parse("", Privilege::Root).unwrap();
+        assert_eq!(root.api.port(), 443);
+        assert_eq!(root.data_dir, PathBuf::from("/var/lib/outpost"));
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        let e = parse("[sip]\nudp = \"5060\"", Privilege::User).unwrap_err();
+        assert!(e.to_string().starts_with("sip.udp:"), "{e}");
+        let e = parse("[rtp]\nport_min = 20001\nport_max = 20000", Privilege::User).unwrap_err();
+        assert!(e.to_string().starts_with("rtp:"), "{e}");
+        let e = parse("[sip]\nupd = \"0.0.0.0:5060\"", Privilege::User).unwrap_err();
+        assert!(e.to_string().contains("unknown field `upd`"), "{e}");
+    }
+
+    #[test]
+    fn off_turns_a_listener_off() {
+        let c = parse("[tftp]\nlisten = \"off\"\n[sip]\ntls = \"off\"", Privilege::User).unwrap();
+        assert_eq!(c.tftp, None);
+        assert_eq!(c.sip_tls, None);
+    }
+}

@@ -1,0 +1,123 @@
+//! Start-up and shutdown of the box: prepares the data directory, store, box key, certificate
+//! and first admin, prints the banner, runs the services under the supervisor, and stops them
+//! on SIGTERM or SIGINT within the configured grace time.
+
+use std::fmt::Write as _;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::site::{SiteDoc, Tenant};
+use crate::store::{SecretBox, Store};
+use crate::supervisor::{Policy, Stopped, Supervisor};
+use crate::{tls, web};
+
+/// Opens the store in `data_dir`, creating the directory (0700) and the box key if needed.
+pub fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot restrict data directory {}", data_dir.display()))?;
+    let secrets = SecretBox::load_or_create(&data_dir.join("box.key"))?;
+    Ok(Store::open(&data_dir.join("outpost.db"), secrets)?)
+}
+
+/// The document a new box starts with: one tenant, reachable at the box's `.local` name.
+pub fn first_site(hostname: &str) -> SiteDoc {
+    let mut doc = SiteDoc::default();
+    doc.site.name = hostname.to_owned();
+    doc.tenants.push(Tenant {
+        name: "default".into(),
+        display_name: "Default tenant".into(),
+        domains: vec!["outpost.local".into()],
+        emergency_numbers: vec!["112".into(), "911".into()],
+        extensions: Vec::new(),
+        devices: Vec::new(),
+        ring_groups: Vec::new(),
+        trunks: Vec::new(),
+        inbound_routes: Vec::new(),
+        outbound_routes: Vec::new(),
+    });
+    doc
+}
+
+/// Runs the box until SIGTERM/SIGINT or a fatal service failure.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let store = open_store(&config.data_dir)?;
+    let hostname = tls::hostname();
+    if store.revision()? == 0 {
+        store.apply_site(first_site(&hostname), "system")?;
+        tracing::info!("created the default tenant");
+    }
+    let first_password = store.ensure_first_admin()?;
+    let identity = tls::Identity::load_or_create(&config.data_dir.join("tls"), &hostname)?;
+    let tls_config = identity.server_config()?;
+
+    // Bind before announcing anything: a port in use is a start-up error, not a retry loop.
+    let api_listener = web::bind(config.api).await?.into_std()?;
+    let api_addr = api_listener.local_addr()?;
+    println!("{}", banner(&config, api_addr, &identity, first_password.as_deref()));
+
+    let cancel = CancellationToken::new();
+    let mut supervisor = Supervisor::new(cancel.clone());
+    let router = api::router(AppState::new(store.clone(), Metrics::new()));
+    supervisor.spawn("https", Policy::Restart { max_backoff: Duration::from_secs(30) }, move |token| {
+        let listener = api_listener.try_clone().map(tokio::net::TcpListener::from_std);
+        let (tls_config, router) = (tls_config.clone(), router.clone());
+        async move { web::serve(listener??, tls_config, router, token).await }
+    });
+
+    tokio::spawn(stop_on_signal(cancel.clone()));
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "outpost running");
+    match supervisor.run(config.shutdown_timeout).await {
+        Stopped::Clean => {
+            tracing::info!("stopped cleanly");
+            Ok(())
+        }
+        Stopped::Aborted(services) => {
+            tracing::warn!(?services, "stopped; some services had to be aborted");
+            Ok(())
+        }
+        Stopped::Failed { service, error } => anyhow::bail!("service {service} failed: {error}"),
+    }
+}
+
+async fn stop_on_signal(cancel: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers: stop the daemon with SIGKILL");
+        return;
+    };
+    let which = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    tracing::info!(signal = which, "shutting down");
+    cancel.cancel();
+}
+
+fn banner(config: &Config, api: std::net::SocketAddr, identity: &tls::Identity, password: Option<&str>) -> String {
+    let host = if api.ip().is_unspecified() { "127.0.0.1".to_string() } else { api.ip().to_string() };
+    let mut b = String::new();
+    let _ = writeln!(b, "Outpost {} is running", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(b, "  Admin API:   https://{host}:{}/api/v1/health", api.port());
+    let _ = writeln!(b, "  Certificate: {} (SHA-256 {})", identity.cert_path.display(), identity.fingerprint());
+    let _ = writeln!(b, "  Data:        {}", config.data_dir.display());
+    match password {
+        Some(p) => {
+            let _ = writeln!(b, "  Admin login: admin / {p}   (one-time password: change it at first login)");
+        }
+        None => {
+            let _ = writeln!(b, "  Admin login: as set before (forgotten? `outpost admin reset-password`)");
+        }
+    }
+    for note in &config.notes {
+        let _ = writeln!(b, "  Note:        {note}");
+    }
+    b
+}

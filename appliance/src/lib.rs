@@ -1,0 +1,24 @@
+//! Outpost's box daemon (`outpost`): the site's DHCP server, phone provisioning, SIP registrar
+//! and call controller, media bridge, survivable routing and cloud sync, in one process.
+//!
+//! # Layout
+//! - `daemon`: start-up (data dir, store, TLS, first admin), the banner, services, shutdown.
+//! - `supervisor`: services as tasks of one `JoinSet`, restart or stop by policy.
+//! - `config`: the daemon's own `outpost.toml` (listen addresses, data dir, logs).
+//! - `site`: the site config document (tenants, extensions, devices, trunks, routes, scopes).
+//! - `store`: SQLite (WAL, migrations), apply/export of the site config, users, audit, secrets.
+//! - `api`: the admin REST API under `/api/v1` and `/metrics`; `web`: the HTTPS listener.
+//! - `tls`: the box certificate; `metrics`: Prometheus counters.
+//!
+//! Not built yet (see the README's status table): `sip`, `media`, `routing`, `dhcp`,
+//! `provision`, the web UI and the cloud-sync agent.
+
+pub mod api;
+pub mod config;
+pub mod daemon;
+pub mod metrics;
+pub mod site;
+pub mod store;
+pub mod supervisor;
+pub mod tls;
+pub mod web;

@@ -1,0 +1,190 @@
+//! `outpost`: run the box, apply or export its site config, reset the admin password.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use appliance::config::{Config, ConfigFile, LogFormat};
+use appliance::{daemon, site};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "outpost", version, about = "The Outpost edge telephony appliance")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct Common {
+    /// The daemon config (outpost.toml). Without one, built-in defaults are used.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Where the database, box key and certificate live (overrides the config's data_dir).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Log one JSON object per line instead of human-readable text.
+    #[arg(long, global = true)]
+    log_json: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the box until SIGTERM or SIGINT.
+    Run {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Work with the site config document.
+    Config {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Manage admin accounts from the console.
+    Admin {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Validate a document and apply it in one transaction, or change nothing and say why.
+    Apply { file: PathBuf },
+    /// Validate a document without applying it.
+    Check { file: PathBuf },
+    /// Write the current document (TOML) to stdout or a file.
+    Export {
+        /// Write here (mode 0600, as it holds secrets) instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Leave SIP and trunk secrets out; re-applying keeps the stored ones.
+        #[arg(long)]
+        no_secrets: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminAction {
+    /// Give an admin a new random one-time password and end their sessions.
+    ResetPassword {
+        #[arg(long, default_value = "admin")]
+        user: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("outpost: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run { common } => {
+            let config = load_config(&common)?;
+            init_logs(&config, common.log_json);
+            let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            runtime.block_on(daemon::run(config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config { common, action } => {
+            let config = load_config(&common)?;
+            init_logs(&config, common.log_json);
+            config_command(&config, action)
+        }
+        Command::Admin { common, action: AdminAction::ResetPassword { user } } => {
+            let config = load_config(&common)?;
+            let store = daemon::open_store(&config.data_dir)?;
+            let password = store.reset_password(&user)?;
+            println!("New one-time password for {user}: {password}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn config_command(config: &Config, action: ConfigAction) -> anyhow::Result<ExitCode> {
+    match action {
+        ConfigAction::Check { file } => {
+            let doc = read_site(&file)?;
+            println!("{}: valid ({} tenants)", file.display(), doc.tenants.len());
+        }
+        ConfigAction::Apply { file } => {
+            let doc = read_site(&file)?;
+            let store = daemon::open_store(&config.data_dir)?;
+            let applied = store.apply_site(doc, "cli")?;
+            if applied.changed {
+                println!("applied: site config is now at revision {}", applied.revision);
+            } else {
+                println!("unchanged: the document equals revision {}", applied.revision);
+            }
+        }
+        ConfigAction::Export { output, no_secrets } => {
+            let store = daemon::open_store(&config.data_dir)?;
+            let mut doc = store.export_site()?;
+            if no_secrets {
+                for t in &mut doc.tenants {
+                    t.extensions.iter_mut().for_each(|x| x.secret = None);
+                    t.trunks.iter_mut().for_each(|x| x.secret = None);
+                }
+            }
+            let text = site::to_toml(&doc);
+            match output {
+                Some(path) => write_private(&path, &text)?,
+                None => print!("{text}"),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_site(file: &Path) -> anyhow::Result<site::SiteDoc> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    site::from_toml(&text).with_context(|| format!("{} was not applied", file.display()))
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+fn load_config(common: &Common) -> anyhow::Result<Config> {
+    let mut file = match &common.config {
+        Some(path) => ConfigFile::load(path)?,
+        None => ConfigFile::default(),
+    };
+    if let Some(dir) = &common.data_dir {
+        file.data_dir = Some(dir.clone());
+    }
+    let config = Config::try_from(file).context("the config was not accepted")?;
+    Ok(config)
+}
+
+fn init_logs(config: &Config, json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log_level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json || config.log_format == LogFormat::Json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,265 @@
+//! The site config document as it is written in TOML (and carried as JSON by the API and the
+//! cloud). These types only describe the shape; `validate` decides whether a document makes sense.
+
+use serde::{Deserialize, Serialize};
+
+/// The document format this build reads and writes. A newer one is refused, never misread.
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteDoc {
+    pub schema: u32,
+    /// On export: the box's current revision. On apply: the revision this document was edited
+    /// from; when present it must equal the box's, so that a stale edit cannot overwrite a newer
+    /// one. Absent means "replace whatever is there".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<u64>,
+    #[serde(default)]
+    pub site: Site,
+    #[serde(default)]
+    pub tenants: Vec<Tenant>,
+    #[serde(default)]
+    pub dhcp_scopes: Vec<DhcpScope>,
+}
+
+impl Default for SiteDoc {
+    fn default() -> Self {
+        SiteDoc { schema: SCHEMA, revision: None, site: Site::default(), tenants: Vec::new(), dhcp_scopes: Vec::new() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    pub name: String,
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+}
+
+impl Default for Site {
+    fn default() -> Self {
+        Site { name: "outpost".into(), time_zone: default_time_zone() }
+    }
+}
+
+fn default_time_zone() -> String {
+    "UTC".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    /// Short identifier: lowercase letters, digits and dashes.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub display_name: String,
+    /// SIP domains (or addresses) phones of this tenant register to. Unique across tenants.
+    pub domains: Vec<String>,
+    #[serde(default = "default_emergency")]
+    pub emergency_numbers: Vec<String>,
+    #[serde(default)]
+    pub extensions: Vec<Extension>,
+    #[serde(default)]
+    pub devices: Vec<Device>,
+    #[serde(default)]
+    pub ring_groups: Vec<RingGroup>,
+    #[serde(default)]
+    pub trunks: Vec<Trunk>,
+    #[serde(default)]
+    pub inbound_routes: Vec<InboundRoute>,
+    #[serde(default)]
+    pub outbound_routes: Vec<OutboundRoute>,
+}
+
+fn default_emergency() -> Vec<String> {
+    vec!["112".into(), "911".into()]
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extension {
+    pub number: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// SIP digest password. Omitted on apply: the stored one is kept, or a new one generated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Vendor {
+    Yealink,
+    Poly,
+    Cisco,
+    Fanvil,
+    Grandstream,
+    Snom,
+}
+
+impl Vendor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Vendor::Yealink => "yealink",
+            Vendor::Poly => "poly",
+            Vendor::Cisco => "cisco",
+            Vendor::Fanvil => "fanvil",
+            Vendor::Grandstream => "grandstream",
+            Vendor::Snom => "snom",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Device {
+    /// MAC address, written `aa:bb:cc:dd:ee:ff` (other spellings are normalised on apply).
+    pub mac: String,
+    pub vendor: Vendor,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub model: String,
+    /// The extension on the phone's first line; absent for a device not yet assigned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RingStrategy {
+    Simultaneous,
+    Sequential,
+}
+
+impl RingStrategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RingStrategy::Simultaneous => "simultaneous",
+            RingStrategy::Sequential => "sequential",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RingGroup {
+    pub number: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    pub strategy: RingStrategy,
+    pub members: Vec<String>,
+    /// Seconds each member rings (sequential) or the group rings (simultaneous).
+    #[serde(default = "default_member_timeout")]
+    pub member_timeout: u32,
+}
+
+fn default_member_timeout() -> u32 {
+    20
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrunkRole {
+    /// The trunk to the central cloud PBX; its health decides survivable mode.
+    Cloud,
+    /// A second provider or a local PSTN gateway.
+    Fallback,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trunk {
+    pub name: String,
+    pub role: TrunkRole,
+    pub host: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    pub transport: Transport,
+    /// Digest credentials for outbound REGISTER; both absent means the peer trusts our address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    #[serde(default = "default_max_channels")]
+    pub max_channels: u32,
+}
+
+fn default_max_channels() -> u32 {
+    30
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundRoute {
+    /// The dialled number as the trunk delivers it.
+    pub did: String,
+    /// An extension or ring group number of the same tenant.
+    pub destination: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundRoute {
+    pub name: String,
+    /// Dial pattern: digits, `X` (any digit), `Z` (1-9), `N` (2-9), `[1-5]` sets, and a
+    /// trailing `.` for "one or more of anything".
+    pub pattern: String,
+    /// Trunk names tried in order.
+    pub trunks: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub strip: u32,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub prepend: String,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DhcpScope {
+    pub name: String,
+    /// The interface this scope is served on (or the relay's subnet when it is relayed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// The subnet, `192.168.10.0/24`.
+    pub network: String,
+    pub range_start: String,
+    pub range_end: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router: Option<String>,
+    #[serde(default)]
+    pub dns: Vec<String>,
+    #[serde(default)]
+    pub ntp: Vec<String>,
+    #[serde(default = "default_lease_time")]
+    pub lease_time: u32,
+    /// Serve even when another DHCP server answers on the segment.
+    #[serde(default)]
+    pub authoritative: bool,
+    /// Let TFTP hand out files with credentials. Off: TFTP gives only a bootstrap.
+    #[serde(default)]
+    pub allow_secrets_over_tftp: bool,
+    #[serde(default)]
+    pub reservations: Vec<Reservation>,
+}
+
+fn default_lease_time() -> u32 {
+    86_400
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reservation {
+    pub mac: String,
+    pub ip: String,
+}

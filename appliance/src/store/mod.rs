@@ -1,0 +1,118 @@
+//! The one store of the box: a SQLite database in WAL mode with numbered migrations.
+//!
+//! Every change is one transaction, so a crash or `kill -9` at any moment leaves either the old
+//! or the new state. Secrets are encrypted at rest under the box key (`secrets`).
+//!
+//! Layout: `site` (apply/export of the site config), `admin` (users and API sessions), `audit`,
+//! `secrets` (the box key and AES-GCM), `migrations/` (schema, one numbered file per step).
+
+pub mod admin;
+pub mod audit;
+pub mod secrets;
+pub mod site;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::Connection;
+
+pub use secrets::SecretBox;
+
+/// Schema steps, applied in order; the index + 1 is the schema version they lead to.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("the database is at schema {found}, newer than this build ({known}): refusing to touch it")]
+    NewerSchema { found: usize, known: usize },
+    #[error(transparent)]
+    Secret(#[from] secrets::SecretError),
+    #[error(transparent)]
+    Site(#[from] crate::site::SiteError),
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+}
+
+/// A handle to the database, cheap to clone. Calls block briefly; async code runs them with
+/// `Store::call` so the runtime's threads stay free.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+    secrets: SecretBox,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path, secrets: SecretBox) -> Result<Store, StoreError> {
+        let conn = Connection::open(path)?;
+        Self::setup(conn, secrets)
+    }
+
+    /// An in-memory store, for tests.
+    pub fn open_in_memory(secrets: SecretBox) -> Result<Store, StoreError> {
+        Self::setup(Connection::open_in_memory()?, secrets)
+    }
+
+    fn setup(mut conn: Connection, secrets: SecretBox) -> Result<Store, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&mut conn)?;
+        let store = Store { conn: Arc::new(Mutex::new(conn)), secrets };
+        store.ensure_site_meta()?;
+        Ok(store)
+    }
+
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (the transaction
+        // rolls back on drop), so a poisoned lock is safe to keep using.
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs a blocking store call off the async runtime's threads.
+    pub async fn call<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("store task failed: {e}")))?
+    }
+
+    /// The schema version the database is at.
+    pub fn schema_version(&self) -> Result<usize, StoreError> {
+        let v: i64 = self.conn().query_row("SELECT version FROM schema_version", [], |r| r.get(0))?;
+        Ok(usize::try_from(v).unwrap_or(0))
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
+    let current: Option<i64> = tx.query_row("SELECT version FROM schema_version", [], |r| r.get(0)).ok();
+    let current = current.map_or(0, |v| usize::try_from(v).unwrap_or(0));
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::NewerSchema { found: current, known: MIGRATIONS.len() });
+    }
+    for step in &MIGRATIONS[current..] {
+        tx.execute_batch(step)?;
+    }
+    tx.execute("DELETE FROM schema_version", [])?;
+    tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [MIGRATIONS.len() as i64])?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Seconds since the Unix epoch: the time unit of every stored timestamp.
+pub fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests;
