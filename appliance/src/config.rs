@@ -165,7 +165,10 @@ impl ConfigFile {
         };
         let dhcp = match self.dhcp.interface {
             Some(iface) if iface.is_empty() || iface.len() > 15 || iface.contains('/') => {
-                return Err(ConfigError::Invalid { field: "dhcp.interface", reason: format!("`{iface}` is not an interface name") })
+                return Err(ConfigError::Invalid {
+                    field: "dhcp.interface",
+                    reason: format!("`{iface}` is not an interface name"),
+                })
             }
             Some(iface) => Some((iface, self.dhcp.port.unwrap_or(67))),
             None => {
@@ -183,11 +186,17 @@ impl ConfigFile {
         }
         let shutdown_timeout = Duration::from_secs(self.daemon.shutdown_timeout_secs.unwrap_or(10));
         if shutdown_timeout.is_zero() || shutdown_timeout > Duration::from_secs(300) {
-            return Err(ConfigError::Invalid { field: "daemon.shutdown_timeout_secs", reason: "must be 1 to 300".into() });
+            return Err(ConfigError::Invalid {
+                field: "daemon.shutdown_timeout_secs",
+                reason: "must be 1 to 300".into(),
+            });
         }
         let log_level = self.log.level.unwrap_or_else(|| "info".into());
         if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
-            return Err(ConfigError::Invalid { field: "log.level", reason: format!("`{log_level}` is not a log filter") });
+            return Err(ConfigError::Invalid {
+                field: "log.level",
+                reason: format!("`{log_level}` is not a log filter"),
+            });
         }
         Ok(Config {
             data_dir,
@@ -240,7 +249,9 @@ mod tests {
     use super::*;
 
     fn parse(text: &str, p: Privilege) -> Result<Config, ConfigError> {
-        toml::from_str::<ConfigFile>(text).map_err(|e| ConfigError::Syntax { path: "t".into(), message: e.to_string() })?.validate(p)
+        toml::from_str::<ConfigFile>(text)
+            .map_err(|e| ConfigError::Syntax { path: "t".into(), message: e.to_string() })?
+            .validate(p)
     }
 
     #[test]

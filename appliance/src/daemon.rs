@@ -20,7 +20,8 @@ use crate::{tls, web};
 
 /// Opens the store in `data_dir`, creating the directory (0700) and the box key if needed.
 pub fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
-    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("cannot restrict data directory {}", data_dir.display()))?;
     let secrets = SecretBox::load_or_create(&data_dir.join("box.key"))?;

@@ -87,7 +87,13 @@ fn generate(dir: &Path, cert_path: &Path, key_path: &Path, hostname: &str) -> Re
     params.not_after = rcgen::date_time_ymd(2049, 12, 31);
     let cert = params.self_signed(&key)?;
     // Key first, private from the start: never a moment where it is readable by others.
-    let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(key_path).map_err(io(key_path))?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(key_path)
+        .map_err(io(key_path))?;
     f.write_all(key.serialize_pem().as_bytes()).and_then(|()| f.sync_all()).map_err(io(key_path))?;
     fs::write(cert_path, cert.pem()).map_err(io(cert_path))?;
     tracing::info!(path = %cert_path.display(), "generated a self-signed TLS certificate");

@@ -26,6 +26,8 @@ pub enum ApiError {
     Invalid(Vec<FieldError>),
     #[error("too many failed logins from this address: try again later")]
     TooManyRequests,
+    #[error("the request body is larger than {0} bytes (or was cut off)")]
+    TooLarge(usize),
     #[error("internal error")]
     Internal(String),
 }
@@ -50,6 +52,7 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let body = match &self {

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 
@@ -72,6 +72,7 @@ pub fn router(state: AppState) -> Router<()> {
         .nest("/api/v1", api)
         .route("/metrics", get(system::metrics))
         .fallback(error::not_found)
+        .layer(middleware::from_fn(read_whole_body))
         .layer(middleware::from_fn_with_state(state.clone(), count_requests))
         .with_state(state)
 }
@@ -80,6 +81,20 @@ async fn count_requests(State(app): State<AppState>, req: Request, next: Next) -
     let response = next.run(req).await;
     app.metrics.inc("outpost_http_requests_total", &[("status", response.status().as_str())]);
     response
+}
+
+/// Largest request body the API reads; site documents of thousands of extensions fit.
+const MAX_BODY: usize = 8 * 1024 * 1024;
+
+/// Reads the request body before any handler answers. A handler that refuses early (401, 405)
+/// would otherwise answer an HTTP/2 request whose body is still arriving, and reset the stream
+/// under the client's feet (curl reports that as a framing error).
+async fn read_whole_body(req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(bytes) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Err(_) => ApiError::TooLarge(MAX_BODY).into_response(),
+    }
 }
 
 /// Adds the peer address to every request of one connection.

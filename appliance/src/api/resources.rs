@@ -62,7 +62,11 @@ async fn current(app: &AppState) -> Result<SiteDoc, ApiError> {
     Ok(app.store.call(|s| s.export_site()).await?)
 }
 
-async fn list<C: Collection>(State(app): State<AppState>, _: Admin, params: Params) -> Result<Json<Vec<C::Item>>, ApiError> {
+async fn list<C: Collection>(
+    State(app): State<AppState>,
+    _: Admin,
+    params: Params,
+) -> Result<Json<Vec<C::Item>>, ApiError> {
     let mut doc = current(&app).await?;
     let mut items = C::items(&mut doc, param(&params, "tenant"))?.clone();
     items.iter_mut().for_each(C::redact);
@@ -144,7 +148,11 @@ async fn replace<C: Collection>(
     Ok(Json(item))
 }
 
-async fn remove<C: Collection>(State(app): State<AppState>, admin: Admin, params: Params) -> Result<StatusCode, ApiError> {
+async fn remove<C: Collection>(
+    State(app): State<AppState>,
+    admin: Admin,
+    params: Params,
+) -> Result<StatusCode, ApiError> {
     write(&app, &admin, |doc| {
         let (index, _) = find::<C>(doc, &params)?;
         C::items(doc, param(&params, "tenant"))?.remove(index);

@@ -39,7 +39,11 @@ pub struct SiteQuery {
     secrets: bool,
 }
 
-pub async fn get_site(State(app): State<AppState>, _: Admin, Query(q): Query<SiteQuery>) -> Result<Json<SiteDoc>, ApiError> {
+pub async fn get_site(
+    State(app): State<AppState>,
+    _: Admin,
+    Query(q): Query<SiteQuery>,
+) -> Result<Json<SiteDoc>, ApiError> {
     let mut doc = app.store.call(|s| s.export_site()).await?;
     if !q.secrets {
         for t in &mut doc.tenants {
@@ -51,7 +55,11 @@ pub async fn get_site(State(app): State<AppState>, _: Admin, Query(q): Query<Sit
 }
 
 /// Applies a whole document, as `outpost config apply` does.
-pub async fn put_site(State(app): State<AppState>, admin: Admin, JsonBody(doc): JsonBody<SiteDoc>) -> Result<Json<Value>, ApiError> {
+pub async fn put_site(
+    State(app): State<AppState>,
+    admin: Admin,
+    JsonBody(doc): JsonBody<SiteDoc>,
+) -> Result<Json<Value>, ApiError> {
     let _one_writer = app.writes.lock().await;
     let actor = format!("api:{}", admin.0.username);
     let applied = app.store.call(move |s| s.apply_site(doc, &actor)).await?;
@@ -68,7 +76,11 @@ fn default_limit() -> u32 {
     100
 }
 
-pub async fn audit(State(app): State<AppState>, _: Admin, Query(q): Query<AuditQuery>) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+pub async fn audit(
+    State(app): State<AppState>,
+    _: Admin,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
     let limit = q.limit.clamp(1, 1000);
     Ok(Json(app.store.call(move |s| s.audit_log(limit)).await?))
 }

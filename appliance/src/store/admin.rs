@@ -97,7 +97,13 @@ impl Store {
     }
 
     /// Sets a user's password (creating an admin of that name if needed) and ends their sessions.
-    pub fn set_password(&self, username: &str, password: &str, must_change: bool, actor: &str) -> Result<(), StoreError> {
+    pub fn set_password(
+        &self,
+        username: &str,
+        password: &str,
+        must_change: bool,
+        actor: &str,
+    ) -> Result<(), StoreError> {
         let hash = hash_password(password)?;
         let mut conn = self.conn();
         let tx = conn.transaction()?;

@@ -142,7 +142,10 @@ fn write_doc(tx: &Transaction<'_>, doc: &SiteDoc, secrets: &SecretBox, revision:
         )?;
         let tid = tx.last_insert_rowid();
         for (i, d) in t.domains.iter().enumerate() {
-            tx.execute("INSERT INTO tenant_domains (domain, tenant_id, position) VALUES (?1, ?2, ?3)", params![d, tid, i])?;
+            tx.execute(
+                "INSERT INTO tenant_domains (domain, tenant_id, position) VALUES (?1, ?2, ?3)",
+                params![d, tid, i],
+            )?;
         }
         for x in &t.extensions {
             let secret = secrets.seal_str(x.secret.as_deref().unwrap_or_default())?;
@@ -168,7 +171,17 @@ fn write_doc(tx: &Transaction<'_>, doc: &SiteDoc, secrets: &SecretBox, revision:
             tx.execute(
                 "INSERT INTO trunks (tenant_id, name, role, host, port, transport, username, secret_enc, max_channels)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![tid, k.name, enum_str(&k.role), k.host, k.port, enum_str(&k.transport), k.username, secret, k.max_channels],
+                params![
+                    tid,
+                    k.name,
+                    enum_str(&k.role),
+                    k.host,
+                    k.port,
+                    enum_str(&k.transport),
+                    k.username,
+                    secret,
+                    k.max_channels
+                ],
             )?;
         }
         for r in &t.inbound_routes {
@@ -242,11 +255,10 @@ fn read_doc(tx: &Transaction<'_>, secrets: &SecretBox) -> Result<SiteDoc, StoreE
     let tenant_ids: Vec<i64> = rows(tx, "SELECT id FROM tenants WHERE ?1 = ?1 ORDER BY id", 0, |r| Ok(r.get(0)?))?;
     let mut tenants = Vec::new();
     for tid in tenant_ids {
-        let (name, display_name, emergency): (String, String, String) = tx.query_row(
-            "SELECT name, display_name, emergency_numbers FROM tenants WHERE id = ?1",
-            [tid],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?;
+        let (name, display_name, emergency): (String, String, String) =
+            tx.query_row("SELECT name, display_name, emergency_numbers FROM tenants WHERE id = ?1", [tid], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
         tenants.push(Tenant {
             name,
             display_name,

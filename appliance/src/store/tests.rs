@@ -77,10 +77,8 @@ fn an_invalid_document_changes_nothing() {
 fn secrets_are_encrypted_at_rest_and_kept_when_omitted() {
     let s = store();
     s.apply_site(example(), "test").unwrap();
-    let raw: Vec<u8> = s
-        .conn()
-        .query_row("SELECT secret_enc FROM extensions WHERE number = '101' LIMIT 1", [], |r| r.get(0))
-        .unwrap();
+    let raw: Vec<u8> =
+        s.conn().query_row("SELECT secret_enc FROM extensions WHERE number = '101' LIMIT 1", [], |r| r.get(0)).unwrap();
     assert!(!raw.windows(17).any(|w| w == b"correct-horse-101"));
 
     let mut doc = s.export_site().unwrap();

@@ -1,0 +1,184 @@
+//! The harness shared by the end-to-end tests: a real `outpost` process on loopback with its own
+//! data directory and free ports, and `curl` as the HTTPS client. Everything is torn down on drop.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Where cargo put the workspace's binaries (next to this test's own `deps/` directory).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is missing: run `cargo build --workspace --bins` first (the README's test command does)", path.display());
+    path
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub struct Outpost {
+    pub child: Option<Child>,
+    pub data: tempfile::TempDir,
+    pub config: PathBuf,
+    pub port: u16,
+    pub one_time_password: String,
+    pub banner: Vec<String>,
+    /// Lines of stderr (logs), collected as they come.
+    pub logs: mpsc::Receiver<String>,
+}
+
+impl Outpost {
+    /// Starts a fresh box and waits for its banner.
+    pub fn start() -> Outpost {
+        let data = tempfile::tempdir().unwrap();
+        Self::start_in(data)
+    }
+
+    pub fn start_in(data: tempfile::TempDir) -> Outpost {
+        let port = free_port();
+        let config = data.path().join("outpost.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir = \"{}\"\n[api]\nlisten = \"127.0.0.1:{port}\"\n[sip]\nudp = \"off\"\ntcp = \"off\"\ntls = \"off\"\n\
+                 [tftp]\nlisten = \"off\"\n[daemon]\nshutdown_timeout_secs = 5\n",
+                data.path().join("box").display()
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(bin("outpost"))
+            .args(["run", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, logs) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut banner = Vec::new();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut one_time_password = String::new();
+        loop {
+            let mut line = String::new();
+            if stdout.read_line(&mut line).unwrap() == 0 {
+                let logs: Vec<String> = logs.try_iter().collect();
+                panic!("outpost exited before its banner:\n{}\n{}", banner.join(""), logs.join("\n"));
+            }
+            if let Some(rest) = line.trim().strip_prefix("Admin login: admin / ") {
+                one_time_password = rest.split_whitespace().next().unwrap().to_owned();
+            }
+            let done = line.trim().starts_with("Admin login:");
+            banner.push(line);
+            if done {
+                break;
+            }
+        }
+        // Keep draining stdout so the daemon never blocks on a full pipe.
+        std::thread::spawn(move || for _ in stdout.lines() {});
+        Outpost { child: Some(child), data, config, port, one_time_password, banner, logs }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.data.path().join("box")
+    }
+
+    pub fn cert(&self) -> PathBuf {
+        self.data_dir().join("tls/cert.pem")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Runs curl against the box; returns (status, body).
+    pub fn curl(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, String) {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sS", "--max-time", "20", "-o", "-", "-w", "\n%{http_code}", "-X", method, "--cacert"])
+            .arg(self.cert())
+            .arg(self.url(path));
+        if let Some(t) = token {
+            cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
+        }
+        if let Some(b) = body {
+            cmd.args(["-H", "Content-Type: application/json", "--data-binary", b]);
+        }
+        let out = cmd.output().expect("curl must be installed (the README's test command installs it)");
+        assert!(out.status.success(), "curl failed: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let (body, code) = text.rsplit_once('\n').unwrap();
+        (code.parse().unwrap(), body.to_owned())
+    }
+
+    pub fn json(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, serde_json::Value) {
+        let (code, text) = self.curl(method, path, token, body);
+        (code, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    }
+
+    /// Logs in with the one-time password, sets `password`, and returns a session token.
+    pub fn admin_token(&self, password: &str) -> String {
+        let login = |pw: &str| {
+            let (code, body) = self.json("POST", "/api/v1/login", None, Some(&format!(r#"{{"username":"admin","password":"{pw}"}}"#)));
+            assert_eq!(code, 200, "{body}");
+            body["token"].as_str().unwrap().to_owned()
+        };
+        let first = login(&self.one_time_password);
+        let change = format!(r#"{{"current":"{}","new":"{password}"}}"#, self.one_time_password);
+        let (code, body) = self.curl("POST", "/api/v1/password", Some(&first), Some(&change));
+        assert_eq!(code, 204, "{body}");
+        login(password)
+    }
+
+    /// Runs `outpost <args>` against this box's config (its data directory).
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(bin("outpost")).args(args).arg("--config").arg(&self.config).stdin(Stdio::null()).output().unwrap()
+    }
+
+    /// Sends SIGTERM and waits up to `bound` for the exit.
+    pub fn terminate(&mut self, bound: Duration) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        signal(&child, "TERM");
+        let deadline = Instant::now() + bound;
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+
+    /// Log lines received so far.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.logs.try_iter().collect()
+    }
+}
+
+impl Drop for Outpost {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill").arg(format!("-{name}")).arg(child.id().to_string()).status().unwrap();
+    assert!(status.success());
+}
