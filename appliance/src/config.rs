@@ -178,7 +178,7 @@ impl ConfigFile {
         };
         let port_min = self.rtp.port_min.unwrap_or(10_000);
         let port_max = self.rtp.port_max.unwrap_or(20_000);
-        if port_min % 2 != 0 || port_max <= port_min || port_min < 1024 {
+        if !port_min.is_multiple_of(2) || port_max <= port_min || port_min < 1024 {
             return Err(ConfigError::Invalid {
                 field: "rtp",
                 reason: format!("port range {port_min}-{port_max} must start at an even port >= 1024 and end above it"),

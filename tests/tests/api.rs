@@ -80,7 +80,8 @@ fn extensions_can_be_added_read_changed_and_removed() {
     let (code, _) = outpost.json("POST", base, Some(&t), Some(r#"{"number":"201"}"#));
     assert_eq!(code, 409, "no duplicates");
 
-    let (code, changed) = outpost.json("PUT", &format!("{base}/201"), Some(&t), Some(r#"{"number":"201","name":"Lobby"}"#));
+    let (code, changed) =
+        outpost.json("PUT", &format!("{base}/201"), Some(&t), Some(r#"{"number":"201","name":"Lobby"}"#));
     assert_eq!(code, 200, "{changed}");
     assert_eq!(changed["name"], "Lobby");
     let (_, site) = outpost.json("GET", "/api/v1/site?secrets=true", Some(&t), None);

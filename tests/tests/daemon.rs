@@ -29,7 +29,10 @@ fn first_start_prints_url_password_and_certificate_and_serves() {
 fn sigterm_stops_the_daemon_cleanly_and_a_restart_keeps_everything() {
     let mut outpost = Outpost::start();
     let token = outpost.admin_token("kept-across-restarts");
-    assert_eq!(outpost.curl("POST", "/api/v1/tenants/default/extensions", Some(&token), Some(r#"{"number":"55"}"#)).0, 201);
+    assert_eq!(
+        outpost.curl("POST", "/api/v1/tenants/default/extensions", Some(&token), Some(r#"{"number":"55"}"#)).0,
+        201
+    );
 
     let status = outpost.terminate(Duration::from_secs(10)).expect("outpost must stop within 10 s of SIGTERM");
     assert!(status.success(), "{status:?}");
@@ -70,7 +73,11 @@ fn a_port_in_use_is_a_clear_start_error() {
     let port = taken.local_addr().unwrap().port();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("outpost.toml");
-    std::fs::write(&config, format!("data_dir = \"{}\"\n[api]\nlisten = \"127.0.0.1:{port}\"\n", dir.path().join("d").display())).unwrap();
+    std::fs::write(
+        &config,
+        format!("data_dir = \"{}\"\n[api]\nlisten = \"127.0.0.1:{port}\"\n", dir.path().join("d").display()),
+    )
+    .unwrap();
     let out = Command::new(bin("outpost")).args(["run", "--config"]).arg(&config).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

@@ -14,7 +14,11 @@ pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(Path::parent).unwrap();
     let path = dir.join(name);
-    assert!(path.exists(), "{} is missing: run `cargo build --workspace --bins` first (the README's test command does)", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first (the README's test command does)",
+        path.display()
+    );
     path
 }
 
@@ -131,7 +135,8 @@ impl Outpost {
     /// Logs in with the one-time password, sets `password`, and returns a session token.
     pub fn admin_token(&self, password: &str) -> String {
         let login = |pw: &str| {
-            let (code, body) = self.json("POST", "/api/v1/login", None, Some(&format!(r#"{{"username":"admin","password":"{pw}"}}"#)));
+            let (code, body) =
+                self.json("POST", "/api/v1/login", None, Some(&format!(r#"{{"username":"admin","password":"{pw}"}}"#)));
             assert_eq!(code, 200, "{body}");
             body["token"].as_str().unwrap().to_owned()
         };
