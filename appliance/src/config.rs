@@ -12,6 +12,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::sip::defence::{Cidr, DefenceConfig};
+use crate::sip::digest::Algorithm;
+use crate::sip::registrar::RegistrarConfig;
+use crate::sip::SipSettings;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
@@ -70,6 +75,27 @@ pub struct SipFile {
     pub udp: Option<String>,
     pub tcp: Option<String>,
     pub tls: Option<String>,
+    /// Shortest registration accepted (shorter ones get 423 Interval Too Brief).
+    pub min_expires: Option<u32>,
+    /// Longest registration granted (longer requests are cut to this).
+    pub max_expires: Option<u32>,
+    pub max_contacts_per_extension: Option<usize>,
+    /// Digest algorithms offered, strongest first. Default ["SHA-256", "MD5"].
+    pub digest_algorithms: Option<Vec<String>>,
+    /// Failed authentications from one address, within `failure_window_secs`, before a ban.
+    pub ban_after_failures: Option<u32>,
+    /// Failed authentications of one extension (from anywhere) after which each further
+    /// failing address is banned at once.
+    pub ban_after_failures_per_extension: Option<u32>,
+    pub failure_window_secs: Option<u64>,
+    pub ban_secs: Option<u64>,
+    /// Requests per second per source address (a burst of `burst` is allowed).
+    pub rate_per_second: Option<f64>,
+    pub burst: Option<f64>,
+    /// Networks never rate limited or banned, e.g. ["192.168.10.0/24"].
+    pub allowlist: Option<Vec<String>>,
+    pub max_connections_per_ip: Option<usize>,
+    pub idle_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -107,9 +133,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_level: String,
     pub api: SocketAddr,
-    pub sip_udp: Option<SocketAddr>,
-    pub sip_tcp: Option<SocketAddr>,
-    pub sip_tls: Option<SocketAddr>,
+    pub sip: SipSettings,
     pub rtp_ports: RangeInclusive<u16>,
     pub dhcp: Option<(String, u16)>,
     pub tftp: Option<SocketAddr>,
@@ -203,9 +227,7 @@ impl ConfigFile {
             log_format: self.log.format.unwrap_or(LogFormat::Human),
             log_level,
             api: listen("api.listen", self.api.listen, api_port)?.unwrap_or_else(|| ([0, 0, 0, 0], api_port).into()),
-            sip_udp: listen("sip.udp", self.sip.udp, 5060)?,
-            sip_tcp: listen("sip.tcp", self.sip.tcp, 5060)?,
-            sip_tls: listen("sip.tls", self.sip.tls, 5061)?,
+            sip: sip_settings(self.sip)?,
             rtp_ports: port_min..=port_max,
             dhcp,
             tftp: listen("tftp.listen", self.tftp.listen, tftp_port)?,
@@ -222,6 +244,58 @@ impl TryFrom<ConfigFile> for Config {
     fn try_from(file: ConfigFile) -> Result<Config, ConfigError> {
         file.validate(Privilege::of_this_process())
     }
+}
+
+fn sip_settings(f: SipFile) -> Result<SipSettings, ConfigError> {
+    let invalid = |field, reason: &str| ConfigError::Invalid { field, reason: reason.to_owned() };
+    let d = DefenceConfig::default();
+    let r = RegistrarConfig::default();
+    let registrar = RegistrarConfig {
+        min_expires: f.min_expires.unwrap_or(r.min_expires),
+        max_expires: f.max_expires.unwrap_or(r.max_expires),
+        default_expires: f.max_expires.unwrap_or(r.max_expires).min(r.default_expires),
+        max_contacts: f.max_contacts_per_extension.unwrap_or(r.max_contacts),
+        algorithms: match f.digest_algorithms {
+            None => r.algorithms,
+            Some(names) => names
+                .iter()
+                .map(|n| Algorithm::parse(n).filter(|a| a.base() == *a))
+                .collect::<Option<Vec<_>>>()
+                .filter(|list| !list.is_empty())
+                .ok_or_else(|| invalid("sip.digest_algorithms", "a non-empty list of \"SHA-256\" and \"MD5\""))?,
+        },
+    };
+    if registrar.min_expires == 0 || registrar.max_expires < registrar.min_expires {
+        return Err(invalid("sip.max_expires", "must be at least sip.min_expires, which must be above 0"));
+    }
+    let allowlist = f
+        .allowlist
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c.parse::<Cidr>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ConfigError::Invalid { field: "sip.allowlist", reason: e })?;
+    let defence = DefenceConfig {
+        max_failures: f.ban_after_failures.unwrap_or(d.max_failures),
+        max_failures_per_user: f.ban_after_failures_per_extension.unwrap_or(d.max_failures_per_user),
+        window: f.failure_window_secs.map_or(d.window, Duration::from_secs),
+        ban: f.ban_secs.map_or(d.ban, Duration::from_secs),
+        rate_per_second: f.rate_per_second.unwrap_or(d.rate_per_second),
+        burst: f.burst.unwrap_or(d.burst),
+        allowlist,
+    };
+    if defence.max_failures == 0 || !(defence.rate_per_second > 0.0) || !(defence.burst >= 1.0) {
+        return Err(invalid("sip", "ban_after_failures, rate_per_second and burst must be positive (burst at least 1)"));
+    }
+    Ok(SipSettings {
+        udp: listen("sip.udp", f.udp, 5060)?,
+        tcp: listen("sip.tcp", f.tcp, 5060)?,
+        tls: listen("sip.tls", f.tls, 5061)?,
+        registrar,
+        defence,
+        max_connections_per_ip: f.max_connections_per_ip.unwrap_or(64).max(1),
+        idle_timeout: Duration::from_secs(f.idle_timeout_secs.unwrap_or(600).max(10)),
+    })
 }
 
 /// `"off"` turns a listener off; absent means all interfaces on the default port.
@@ -266,7 +340,7 @@ mod tests {
         let c = parse("", Privilege::User).unwrap();
         assert_eq!(c.api.port(), 8443);
         assert_eq!(c.tftp.map(|a| a.port()), Some(6969));
-        assert_eq!(c.sip_udp.map(|a| a.port()), Some(5060));
+        assert_eq!(c.sip.udp.map(|a| a.port()), Some(5060));
         assert_eq!(c.dhcp, None);
         assert!(c.notes.iter().any(|n| n.contains("8443 instead of 443")), "{:?}", c.notes);
         let root = parse("", Privilege::Root).unwrap();
@@ -280,6 +354,8 @@ mod tests {
         assert!(e.to_string().starts_with("sip.udp:"), "{e}");
         let e = parse("[rtp]\nport_min = 20001\nport_max = 20000", Privilege::User).unwrap_err();
         assert!(e.to_string().starts_with("rtp:"), "{e}");
+        let e = parse("[sip]\nallowlist = [\"10.0.0.0/40\"]", Privilege::User).unwrap_err();
+        assert!(e.to_string().starts_with("sip.allowlist:"), "{e}");
         let e = parse("[sip]\nupd = \"0.0.0.0:5060\"", Privilege::User).unwrap_err();
         assert!(e.to_string().contains("unknown field `upd`"), "{e}");
     }
@@ -288,6 +364,6 @@ mod tests {
     fn off_turns_a_listener_off() {
         let c = parse("[tftp]\nlisten = \"off\"\n[sip]\ntls = \"off\"", Privilege::User).unwrap();
         assert_eq!(c.tftp, None);
-        assert_eq!(c.sip_tls, None);
+        assert_eq!(c.sip.tls, None);
     }
 }

@@ -5,9 +5,11 @@
 use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
@@ -16,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::site::{SiteDoc, Tenant};
 use crate::store::{SecretBox, Store};
 use crate::supervisor::{Policy, Stopped, Supervisor};
-use crate::{tls, web};
+use crate::{sip, tls, web};
 
 /// Opens the store in `data_dir`, creating the directory (0700) and the box key if needed.
 pub fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
@@ -66,7 +68,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let cancel = CancellationToken::new();
     let mut supervisor = Supervisor::new(cancel.clone());
-    let router = api::router(AppState::new(store.clone(), Metrics::new()));
+    let metrics = Metrics::new();
+    let sip = sip::start(store.clone(), metrics.clone(), &config.sip, cancel.clone()).await?;
+    spawn_sip(&mut supervisor, &config.sip, &sip, &identity).await?;
+    let mut state = AppState::new(store.clone(), metrics);
+    state.sip = Some(sip);
+    let router = api::router(state);
     supervisor.spawn("https", Policy::Restart { max_backoff: Duration::from_secs(30) }, move |token| {
         let listener = api_listener.try_clone().map(tokio::net::TcpListener::from_std);
         let (tls_config, router) = (tls_config.clone(), router.clone());
@@ -86,6 +93,35 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
         Stopped::Failed { service, error } => anyhow::bail!("service {service} failed: {error}"),
     }
+}
+
+/// Binds the SIP listeners (a port in use stops the start) and runs each as a service.
+async fn spawn_sip(
+    supervisor: &mut Supervisor,
+    settings: &sip::SipSettings,
+    shared: &Arc<sip::Shared>,
+    identity: &tls::Identity,
+) -> anyhow::Result<()> {
+    let restart = Policy::Restart { max_backoff: Duration::from_secs(30) };
+    if let Some(addr) = settings.udp {
+        let socket = Arc::new(UdpSocket::bind(addr).await.with_context(|| format!("cannot listen for SIP on udp {addr}"))?);
+        let shared = shared.clone();
+        supervisor.spawn("sip-udp", restart, move |token| sip::udp::serve(socket.clone(), shared.clone(), token));
+    }
+    let limits = Arc::new(sip::stream::Limits { per_ip: settings.max_connections_per_ip, idle: settings.idle_timeout });
+    let tls = identity.sip_acceptor()?;
+    for (addr, acceptor, name) in [(settings.tcp, None, "sip-tcp"), (settings.tls, Some(tls), "sip-tls")] {
+        let Some(addr) = addr else { continue };
+        let listener = std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen for SIP on {name} {addr}"))?;
+        listener.set_nonblocking(true)?;
+        let (shared, limits) = (shared.clone(), limits.clone());
+        supervisor.spawn(name, restart, move |token| {
+            let listener = listener.try_clone().map(TcpListener::from_std);
+            let (shared, limits, acceptor) = (shared.clone(), limits.clone(), acceptor.clone());
+            async move { sip::stream::serve(listener??, acceptor, shared, limits, token).await }
+        });
+    }
+    Ok(())
 }
 
 async fn stop_on_signal(cancel: CancellationToken) {
@@ -108,6 +144,11 @@ fn banner(config: &Config, api: std::net::SocketAddr, identity: &tls::Identity, 
     let _ = writeln!(b, "Outpost {} is running", env!("CARGO_PKG_VERSION"));
     let _ = writeln!(b, "  Admin API:   https://{host}:{}/api/v1/health", api.port());
     let _ = writeln!(b, "  Certificate: {} (SHA-256 {})", identity.cert_path.display(), identity.fingerprint());
+    let listening: Vec<String> = [("udp", config.sip.udp), ("tcp", config.sip.tcp), ("tls", config.sip.tls)]
+        .iter()
+        .filter_map(|(t, a)| a.map(|a| format!("{t} {a}")))
+        .collect();
+    let _ = writeln!(b, "  SIP:         {}", if listening.is_empty() { "off".to_owned() } else { listening.join(", ") });
     let _ = writeln!(b, "  Data:        {}", config.data_dir.display());
     match password {
         Some(p) => {

@@ -8,15 +8,17 @@
 //! - `site`: the site config document (tenants, extensions, devices, trunks, routes, scopes).
 //! - `store`: SQLite (WAL, migrations), apply/export of the site config, users, audit, secrets.
 //! - `api`: the admin REST API under `/api/v1` and `/metrics`; `web`: the HTTPS listener.
+//! - `sip`: the SIP registrar: transports, digest auth, location service, defences.
 //! - `tls`: the box certificate; `metrics`: Prometheus counters.
 //!
-//! Not built yet (see the README's status table): `sip`, `media`, `routing`, `dhcp`,
+//! Not built yet (see the README's status table): the B2BUA, `media`, `routing`, `dhcp`,
 //! `provision`, the web UI and the cloud-sync agent.
 
 pub mod api;
 pub mod config;
 pub mod daemon;
 pub mod metrics;
+pub mod sip;
 pub mod site;
 pub mod store;
 pub mod supervisor;

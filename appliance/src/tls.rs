@@ -71,6 +71,18 @@ impl Identity {
     }
 }
 
+impl Identity {
+    /// The acceptor for SIP over TLS (port 5061): the same certificate, no ALPN.
+    pub fn sip_acceptor(&self) -> Result<tokio_rustls::TlsAcceptor, TlsError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(self.certs.clone(), self.key.clone_key())?;
+        Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+    }
+}
+
 fn generate(dir: &Path, cert_path: &Path, key_path: &Path, hostname: &str) -> Result<(), TlsError> {
     let io = |p: &Path| {
         let path = p.display().to_string();

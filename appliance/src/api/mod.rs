@@ -10,6 +10,7 @@
 mod auth;
 mod error;
 mod resources;
+mod sip;
 mod system;
 
 use std::net::SocketAddr;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub logins: Arc<LoginLimiter>,
     /// Serialises API writes so that two admins editing at once queue instead of conflicting.
     pub writes: Arc<tokio::sync::Mutex<()>>,
+    /// The SIP service, when it runs: its bans live in memory.
+    pub sip: Option<Arc<crate::sip::Shared>>,
 }
 
 impl AppState {
@@ -51,6 +54,7 @@ impl AppState {
             started: Instant::now(),
             logins: Arc::new(LoginLimiter::default()),
             writes: Arc::new(tokio::sync::Mutex::new(())),
+            sip: None,
         }
     }
 }
@@ -67,6 +71,9 @@ pub fn router(state: AppState) -> Router<()> {
         .route("/password", post(auth::change_password))
         .route("/site", get(system::get_site).put(system::put_site))
         .route("/audit", get(system::audit))
+        .route("/registrations", get(sip::registrations))
+        .route("/sip/bans", get(sip::bans))
+        .route("/sip/bans/:address", axum::routing::delete(sip::lift_ban))
         .merge(resources::routes());
     Router::new()
         .nest("/api/v1", api)

@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod registrations;
 pub mod secrets;
 pub mod site;
 
@@ -58,7 +59,9 @@ impl Store {
 
     fn setup(mut conn: Connection, secrets: SecretBox) -> Result<Store, StoreError> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        // NORMAL in WAL mode: a commit survives a crash or kill -9 of the process (the WAL is
+        // written before the commit returns); only a power cut may lose the last commits.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
