@@ -285,7 +285,10 @@ fn sip_settings(f: SipFile) -> Result<SipSettings, ConfigError> {
         allowlist,
     };
     if defence.max_failures == 0 || !(defence.rate_per_second > 0.0) || !(defence.burst >= 1.0) {
-        return Err(invalid("sip", "ban_after_failures, rate_per_second and burst must be positive (burst at least 1)"));
+        return Err(invalid(
+            "sip",
+            "ban_after_failures, rate_per_second and burst must be positive (burst at least 1)",
+        ));
     }
     Ok(SipSettings {
         udp: listen("sip.udp", f.udp, 5060)?,

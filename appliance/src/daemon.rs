@@ -104,7 +104,8 @@ async fn spawn_sip(
 ) -> anyhow::Result<()> {
     let restart = Policy::Restart { max_backoff: Duration::from_secs(30) };
     if let Some(addr) = settings.udp {
-        let socket = Arc::new(UdpSocket::bind(addr).await.with_context(|| format!("cannot listen for SIP on udp {addr}"))?);
+        let socket =
+            Arc::new(UdpSocket::bind(addr).await.with_context(|| format!("cannot listen for SIP on udp {addr}"))?);
         let shared = shared.clone();
         supervisor.spawn("sip-udp", restart, move |token| sip::udp::serve(socket.clone(), shared.clone(), token));
     }
@@ -112,7 +113,8 @@ async fn spawn_sip(
     let tls = identity.sip_acceptor()?;
     for (addr, acceptor, name) in [(settings.tcp, None, "sip-tcp"), (settings.tls, Some(tls), "sip-tls")] {
         let Some(addr) = addr else { continue };
-        let listener = std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen for SIP on {name} {addr}"))?;
+        let listener =
+            std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen for SIP on {name} {addr}"))?;
         listener.set_nonblocking(true)?;
         let (shared, limits) = (shared.clone(), limits.clone());
         supervisor.spawn(name, restart, move |token| {
@@ -148,7 +150,8 @@ fn banner(config: &Config, api: std::net::SocketAddr, identity: &tls::Identity, 
         .iter()
         .filter_map(|(t, a)| a.map(|a| format!("{t} {a}")))
         .collect();
-    let _ = writeln!(b, "  SIP:         {}", if listening.is_empty() { "off".to_owned() } else { listening.join(", ") });
+    let _ =
+        writeln!(b, "  SIP:         {}", if listening.is_empty() { "off".to_owned() } else { listening.join(", ") });
     let _ = writeln!(b, "  Data:        {}", config.data_dir.display());
     match password {
         Some(p) => {

@@ -26,7 +26,11 @@ pub async fn bans(State(app): State<AppState>, _: Admin) -> Result<Json<Vec<Ban>
     Ok(Json(sip(&app)?.core().defence.bans(now)))
 }
 
-pub async fn lift_ban(State(app): State<AppState>, admin: Admin, Path(address): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn lift_ban(
+    State(app): State<AppState>,
+    admin: Admin,
+    Path(address): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let ip: IpAddr = address.parse().map_err(|_| ApiError::BadRequest(format!("`{address}` is not an IP address")))?;
     if !sip(&app)?.core().defence.lift(ip) {
         return Err(ApiError::NotFound(format!("{ip} is not banned")));

@@ -105,7 +105,9 @@ impl SipCore {
                 let reply = base.response(400, &format!("Bad Request: {why}"), &tag(&base.call_id), &[]);
                 return Output { reply: Some(reply), outcome: Outcome::Malformed, ..Output::default() };
             }
-            Parsed::Malformed(_, None) | Parsed::Ignore => return Output { outcome: Outcome::Malformed, ..Output::default() },
+            Parsed::Malformed(_, None) | Parsed::Ignore => {
+                return Output { outcome: Outcome::Malformed, ..Output::default() }
+            }
         };
         if req.method == rsip::Method::Ack {
             return Output::default();
@@ -115,7 +117,9 @@ impl SipCore {
         };
         match self.transactions.on_request(now.at, &key) {
             Seen::New => {}
-            Seen::Answered(reply) => return Output { reply: Some(reply), outcome: Outcome::Retransmission, ..Output::default() },
+            Seen::Answered(reply) => {
+                return Output { reply: Some(reply), outcome: Outcome::Retransmission, ..Output::default() }
+            }
             Seen::InProgress => return Output { outcome: Outcome::Retransmission, ..Output::default() },
         }
 
@@ -151,10 +155,20 @@ impl SipCore {
             | rsip::Method::Info
             | rsip::Method::Update
             | rsip::Method::PRack
-            | rsip::Method::Publish => {
-                (405, "Method Not Allowed".to_owned(), vec![("Allow", ALLOW.to_owned())], Vec::new(), Outcome::Answered(405))
-            }
-            _ => (501, "Not Implemented".to_owned(), vec![("Allow", ALLOW.to_owned())], Vec::new(), Outcome::Answered(501)),
+            | rsip::Method::Publish => (
+                405,
+                "Method Not Allowed".to_owned(),
+                vec![("Allow", ALLOW.to_owned())],
+                Vec::new(),
+                Outcome::Answered(405),
+            ),
+            _ => (
+                501,
+                "Not Implemented".to_owned(),
+                vec![("Allow", ALLOW.to_owned())],
+                Vec::new(),
+                Outcome::Answered(501),
+            ),
         };
         let reply = base.response(code, &reason, &to_tag, &headers);
         self.transactions.on_response(&key, &reply, transport.reliable());

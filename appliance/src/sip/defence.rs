@@ -206,7 +206,11 @@ impl Defence {
             .iter()
             .filter_map(|(ip, s)| {
                 let until = s.banned_until.filter(|u| *u > now)?;
-                Some(Ban { address: *ip, seconds_left: until.duration_since(now).as_secs().max(1), reason: s.reason.clone() })
+                Some(Ban {
+                    address: *ip,
+                    seconds_left: until.duration_since(now).as_secs().max(1),
+                    reason: s.reason.clone(),
+                })
             })
             .collect();
         bans.sort_by_key(|b| b.address);
@@ -296,7 +300,8 @@ mod tests {
     #[test]
     fn trusted_networks_are_never_limited_or_banned() {
         let allow = vec!["203.0.113.0/28".parse().unwrap()];
-        let mut d = Defence::new(DefenceConfig { allowlist: allow, burst: 1.0, ..DefenceConfig::default() });
+        let mut d =
+            Defence::new(DefenceConfig { allowlist: allow, burst: 1.0, max_failures: 1, ..DefenceConfig::default() });
         let t0 = Instant::now();
         for _ in 0..10 {
             assert!(!d.auth_failed(t0, ip(1), "acme", "101"));

@@ -25,8 +25,7 @@ impl Directory {
     pub fn from_doc(doc: &SiteDoc) -> Directory {
         let mut dir = Directory { revision: doc.revision.unwrap_or(0), ..Directory::default() };
         for (i, t) in doc.tenants.iter().enumerate() {
-            let secrets =
-                t.extensions.iter().filter_map(|x| Some((x.number.clone(), x.secret.clone()?))).collect();
+            let secrets = t.extensions.iter().filter_map(|x| Some((x.number.clone(), x.secret.clone()?))).collect();
             dir.tenants.push(TenantDir { name: t.name.clone(), secrets });
             for d in &t.domains {
                 dir.domains.insert(d.to_ascii_lowercase(), i);

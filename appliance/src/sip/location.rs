@@ -94,7 +94,8 @@ impl Location {
     ) -> Result<Vec<Change>, LocationError> {
         let key = (tenant.to_owned(), aor.to_owned());
         let current = self.aors.get(&key).map(Vec::as_slice).unwrap_or_default();
-        let remove = |b: &Binding| Change::Remove { tenant: b.tenant.clone(), aor: b.aor.clone(), contact: b.contact.clone() };
+        let remove =
+            |b: &Binding| Change::Remove { tenant: b.tenant.clone(), aor: b.aor.clone(), contact: b.contact.clone() };
         let changes = match update {
             Update::Query => return Ok(Vec::new()),
             Update::RemoveAll => {
@@ -105,7 +106,8 @@ impl Location {
             }
             Update::Contacts(contacts) => {
                 let mut changes = Vec::new();
-                let mut kept: Vec<&str> = current.iter().filter(|b| b.expires_at > now).map(|b| b.contact.as_str()).collect();
+                let mut kept: Vec<&str> =
+                    current.iter().filter(|b| b.expires_at > now).map(|b| b.contact.as_str()).collect();
                 for (contact, expires) in contacts {
                     if let Some(existing) = current.iter().find(|b| b.contact == contact) {
                         if existing.call_id == origin.call_id && existing.cseq >= origin.cseq {
@@ -150,7 +152,11 @@ impl Location {
             bindings.retain(|b| {
                 let live = b.expires_at > now;
                 if !live {
-                    gone.push(Change::Remove { tenant: b.tenant.clone(), aor: b.aor.clone(), contact: b.contact.clone() });
+                    gone.push(Change::Remove {
+                        tenant: b.tenant.clone(),
+                        aor: b.aor.clone(),
+                        contact: b.contact.clone(),
+                    });
                 }
                 live
             });

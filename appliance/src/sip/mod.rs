@@ -89,7 +89,12 @@ impl Shared {
         let Some(reply) = out.reply else { return };
         if out.changes.is_empty() {
             path.send(reply).await;
-        } else if self.persist.send(persist::Job { changes: out.changes, reply: Some((reply, path.clone())) }).await.is_err() {
+        } else if self
+            .persist
+            .send(persist::Job { changes: out.changes, reply: Some((reply, path.clone())) })
+            .await
+            .is_err()
+        {
             tracing::warn!("SIP persistence has stopped: answer not sent");
         }
     }
@@ -109,7 +114,12 @@ pub struct SipSettings {
 
 /// Loads bindings and the directory, and starts the persistence writer. The listeners are
 /// started by the daemon as supervised services.
-pub async fn start(store: Store, metrics: Metrics, settings: &SipSettings, cancel: CancellationToken) -> anyhow::Result<Arc<Shared>> {
+pub async fn start(
+    store: Store,
+    metrics: Metrics,
+    settings: &SipSettings,
+    cancel: CancellationToken,
+) -> anyhow::Result<Arc<Shared>> {
     metrics.describe("outpost_sip_requests_total", Kind::Counter, "SIP requests by transport and outcome.");
     metrics.describe("outpost_sip_bindings", Kind::Gauge, "Registered contacts.");
     metrics.describe("outpost_sip_bans", Kind::Gauge, "Source addresses banned right now.");

@@ -153,7 +153,9 @@ pub fn register(req: &rsip::Request, cx: Context<'_>) -> Decision {
     };
     let changes = match cx.location.update(cx.unix, &tenant.name, &aor, update, origin, cx.config.max_contacts) {
         Ok(changes) => changes,
-        Err(LocationError::OutOfOrder) => return answer(500, "Server Internal Error: out of order REGISTER", Event::Refused),
+        Err(LocationError::OutOfOrder) => {
+            return answer(500, "Server Internal Error: out of order REGISTER", Event::Refused)
+        }
         Err(e @ LocationError::TooManyContacts(_)) => return answer(403, &format!("Forbidden: {e}"), Event::Refused),
     };
     let mut d = answer(200, "OK", event);

@@ -99,8 +99,14 @@ pub async fn serve(
     }
 }
 
-async fn connection<S>(stream: S, peer: SocketAddr, transport: Transport, shared: Arc<Shared>, limits: &Limits, cancel: CancellationToken)
-where
+async fn connection<S>(
+    stream: S,
+    peer: SocketAddr,
+    transport: Transport,
+    shared: Arc<Shared>,
+    limits: &Limits,
+    cancel: CancellationToken,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (mut reader, mut writer) = tokio::io::split(stream);
@@ -146,7 +152,10 @@ where
                 }
                 Frame::Invalid(why) => {
                     tracing::info!(%peer, reason = why, "closing an unframeable SIP stream");
-                    shared.metrics.inc("outpost_sip_requests_total", &[("transport", transport.name()), ("outcome", "malformed")]);
+                    shared.metrics.inc(
+                        "outpost_sip_requests_total",
+                        &[("transport", transport.name()), ("outcome", "malformed")],
+                    );
                     break 'conn;
                 }
             }

@@ -38,7 +38,8 @@ impl Store {
             let mut upsert = tx.prepare_cached(&format!(
                 "INSERT OR REPLACE INTO registrations ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
             ))?;
-            let mut remove = tx.prepare_cached("DELETE FROM registrations WHERE tenant = ?1 AND aor = ?2 AND contact = ?3")?;
+            let mut remove =
+                tx.prepare_cached("DELETE FROM registrations WHERE tenant = ?1 AND aor = ?2 AND contact = ?3")?;
             for change in changes {
                 match change {
                     Change::Upsert(b) => {
