@@ -284,7 +284,8 @@ fn sip_settings(f: SipFile) -> Result<SipSettings, ConfigError> {
         burst: f.burst.unwrap_or(d.burst),
         allowlist,
     };
-    if defence.max_failures == 0 || !(defence.rate_per_second > 0.0) || !(defence.burst >= 1.0) {
+    let rate_ok = defence.rate_per_second.is_finite() && defence.rate_per_second > 0.0;
+    if defence.max_failures == 0 || !rate_ok || !defence.burst.is_finite() || defence.burst < 1.0 {
         return Err(invalid(
             "sip",
             "ban_after_failures, rate_per_second and burst must be positive (burst at least 1)",

@@ -64,7 +64,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Bind before announcing anything: a port in use is a start-up error, not a retry loop.
     let api_listener = web::bind(config.api).await?.into_std()?;
     let api_addr = api_listener.local_addr()?;
-    println!("{}", banner(&config, api_addr, &identity, first_password.as_deref()));
 
     let cancel = CancellationToken::new();
     let mut supervisor = Supervisor::new(cancel.clone());
@@ -74,13 +73,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut state = AppState::new(store.clone(), metrics);
     state.sip = Some(sip);
     let router = api::router(state);
+    // Signals are caught from here on: a SIGTERM right after the banner stops cleanly too.
+    use tokio::signal::unix::{signal, SignalKind};
+    let signals = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
+    tokio::spawn(stop_on_signal(signals, cancel.clone()));
+    // Everything is bound: what the banner announces answers from now on.
+    println!("{}", banner(&config, api_addr, &identity, first_password.as_deref()));
     supervisor.spawn("https", Policy::Restart { max_backoff: Duration::from_secs(30) }, move |token| {
         let listener = api_listener.try_clone().map(tokio::net::TcpListener::from_std);
         let (tls_config, router) = (tls_config.clone(), router.clone());
         async move { web::serve(listener??, tls_config, router, token).await }
     });
 
-    tokio::spawn(stop_on_signal(cancel.clone()));
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "outpost running");
     match supervisor.run(config.shutdown_timeout).await {
         Stopped::Clean => {
@@ -126,12 +130,10 @@ async fn spawn_sip(
     Ok(())
 }
 
-async fn stop_on_signal(cancel: CancellationToken) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        tracing::error!("cannot install signal handlers: stop the daemon with SIGKILL");
-        return;
-    };
+async fn stop_on_signal(
+    (mut term, mut int): (tokio::signal::unix::Signal, tokio::signal::unix::Signal),
+    cancel: CancellationToken,
+) {
     let which = tokio::select! {
         _ = term.recv() => "SIGTERM",
         _ = int.recv() => "SIGINT",

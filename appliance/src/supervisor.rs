@@ -65,22 +65,24 @@ impl Supervisor {
     /// then stops everything within `grace`.
     pub async fn run(mut self, grace: Duration) -> Stopped {
         let mut failure = None;
+        let mut running = self.names.clone();
         tokio::select! {
+            biased;
             () = self.cancel.cancelled() => {}
             Some(joined) = self.tasks.join_next() => {
                 let (service, error) = match joined {
-                    Ok((name, Err(e))) => (name, e),
-                    Ok((name, Ok(()))) => (name, "stopped unexpectedly".to_owned()),
-                    Err(e) => ("unknown".to_owned(), e.to_string()),
+                    Ok((name, Err(e))) => (name, Some(e)),
+                    // Services return Ok only when shutdown began, which may have raced this.
+                    Ok((name, Ok(()))) => (name, (!self.cancel.is_cancelled()).then(|| "stopped unexpectedly".to_owned())),
+                    Err(e) => ("unknown".to_owned(), Some(e.to_string())),
                 };
-                tracing::error!(%service, %error, "fatal service failed: stopping the daemon");
-                failure = Some(Stopped::Failed { service, error });
+                running.retain(|n| *n != service);
+                if let Some(error) = error {
+                    tracing::error!(%service, %error, "fatal service failed: stopping the daemon");
+                    failure = Some(Stopped::Failed { service, error });
+                }
                 self.cancel.cancel();
             }
-        }
-        let mut running = self.names.clone();
-        if let Some(Stopped::Failed { service, .. }) = &failure {
-            running.retain(|n| n != service);
         }
         let drain = async {
             while let Some(joined) = self.tasks.join_next().await {

@@ -27,11 +27,36 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A port free on both UDP and TCP (SIP listens on both).
+pub fn free_sip_port() -> u16 {
+    loop {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// How to start a box: everything off but the API unless asked.
+#[derive(Default, Clone)]
+pub struct Options {
+    /// Run SIP on loopback (UDP and TCP on one port, TLS on another).
+    pub sip: bool,
+    /// Extra lines for the `[sip]` table of outpost.toml.
+    pub sip_config: String,
+    /// A site config to apply before the first start.
+    pub site: Option<PathBuf>,
+}
+
 pub struct Outpost {
     pub child: Option<Child>,
     pub data: tempfile::TempDir,
     pub config: PathBuf,
     pub port: u16,
+    /// SIP UDP/TCP port and SIP TLS port, when SIP runs.
+    pub sip_port: u16,
+    pub sip_tls_port: u16,
     pub one_time_password: String,
     pub banner: Vec<String>,
     /// Lines of stderr (logs), collected as they come.
@@ -46,17 +71,39 @@ impl Outpost {
     }
 
     pub fn start_in(data: tempfile::TempDir) -> Outpost {
+        Self::start_with(data, &Options::default())
+    }
+
+    pub fn start_with(data: tempfile::TempDir, options: &Options) -> Outpost {
         let port = free_port();
+        let (sip_port, sip_tls_port) = if options.sip { (free_sip_port(), free_port()) } else { (0, 0) };
+        let sip = if options.sip {
+            format!(
+                "udp = \"127.0.0.1:{sip_port}\"\ntcp = \"127.0.0.1:{sip_port}\"\ntls = \"127.0.0.1:{sip_tls_port}\"\n{}",
+                options.sip_config
+            )
+        } else {
+            "udp = \"off\"\ntcp = \"off\"\ntls = \"off\"\n".to_owned()
+        };
         let config = data.path().join("outpost.toml");
         std::fs::write(
             &config,
             format!(
-                "data_dir = \"{}\"\n[api]\nlisten = \"127.0.0.1:{port}\"\n[sip]\nudp = \"off\"\ntcp = \"off\"\ntls = \"off\"\n\
+                "data_dir = \"{}\"\n[api]\nlisten = \"127.0.0.1:{port}\"\n[sip]\n{sip}\n\
                  [tftp]\nlisten = \"off\"\n[daemon]\nshutdown_timeout_secs = 5\n",
                 data.path().join("box").display()
             ),
         )
         .unwrap();
+        if let Some(site) = &options.site {
+            let out = Command::new(bin("outpost"))
+                .args(["config", "apply", "--config"])
+                .arg(&config)
+                .arg(site)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
         let mut child = Command::new(bin("outpost"))
             .args(["run", "--config"])
             .arg(&config)
@@ -93,7 +140,7 @@ impl Outpost {
         }
         // Keep draining stdout so the daemon never blocks on a full pipe.
         std::thread::spawn(move || for _ in stdout.lines() {});
-        Outpost { child: Some(child), data, config, port, one_time_password, banner, logs }
+        Outpost { child: Some(child), data, config, port, sip_port, sip_tls_port, one_time_password, banner, logs }
     }
 
     pub fn data_dir(&self) -> PathBuf {

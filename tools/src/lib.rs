@@ -1,0 +1,16 @@
+//! The pieces of `outpostctl`, the admin CLI that talks to a box over its HTTPS REST API.
+//!
+//! Layout:
+//! - `pin`: trust exactly the box's own certificate (loaded from `--cacert`), nothing else.
+//! - `client`: the HTTP client; turns API error answers into [`client::ClientError::Api`].
+//! - `session`: where the login is kept between commands, and how it is written (0600).
+//! - `cli`: the command line (clap), so the binary only dispatches.
+//! - `table`: plain-text tables for the `list` commands.
+//!
+//! Errors here are `thiserror` enums; only the binary turns them into messages and exit codes.
+
+pub mod cli;
+pub mod client;
+pub mod pin;
+pub mod session;
+pub mod table;
