@@ -70,7 +70,7 @@ pub async fn login(
         app.logins.failed(peer.ip(), now);
         app.metrics.inc("outpost_api_logins_total", &[("result", "failed")]);
         tracing::warn!(client = %peer.ip(), "API login failed");
-        return Err(ApiError::Unauthorized);
+        return Err(ApiError::BadCredentials);
     };
     app.logins.succeeded(peer.ip());
     app.metrics.inc("outpost_api_logins_total", &[("result", "ok")]);

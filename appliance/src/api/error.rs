@@ -16,6 +16,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("log in first: missing, unknown or expired session token")]
     Unauthorized,
+    #[error("wrong user name or password")]
+    BadCredentials,
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("{0}")]
@@ -46,7 +48,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,

@@ -32,6 +32,9 @@ trait Collection: 'static {
     }
     /// Hides secrets in answers to reads.
     fn redact(_item: &mut Self::Item) {}
+    /// Whether the answer to a create shows the stored secret: only where the box may have
+    /// generated it (an extension), never echoing a tenant's trunk passwords back.
+    const SHOW_SECRET_ON_CREATE: bool = false;
 }
 
 pub fn routes() -> Router<AppState> {
@@ -123,9 +126,15 @@ async fn create<C: Collection>(
     })
     .await?;
     let items = C::items(&mut stored, tenant.as_deref())?;
-    let created = items.iter().find(|i| C::canonical(&C::key(i)) == key).cloned();
-    // Unredacted on purpose: a generated secret is shown this once.
-    created.map(|i| (StatusCode::CREATED, Json(i))).ok_or_else(|| ApiError::Internal("created item vanished".into()))
+    let mut created = items
+        .iter()
+        .find(|i| C::canonical(&C::key(i)) == key)
+        .cloned()
+        .ok_or_else(|| ApiError::Internal("created item vanished".into()))?;
+    if !C::SHOW_SECRET_ON_CREATE {
+        C::redact(&mut created);
+    }
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 async fn replace<C: Collection>(
@@ -215,6 +224,8 @@ macro_rules! tenant_collection {
         fn redact(item: &mut site::Extension) {
             item.secret = None;
         }
+        // A generated secret is shown this once.
+        const SHOW_SECRET_ON_CREATE: bool = true;
     };
     (@extra Trunks) => {
         fn redact(item: &mut site::Trunk) {

@@ -139,7 +139,7 @@ fn login(session_file: &Path, args: cli::Login) -> Result<()> {
 
 fn open_session(client: &Client, user: &str, password: &str) -> Result<Value> {
     match client.post("/api/v1/login", &json!({ "username": user, "password": password })) {
-        // The box answers a bad password with its generic "log in first"; say what happened.
+        // Name the user: a typo in --user is the usual cause.
         Err(ClientError::Api { status: 401, .. }) => bail!("401: wrong user name or password for `{user}`"),
         answer => Ok(answer?),
     }
