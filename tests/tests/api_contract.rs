@@ -36,7 +36,8 @@ fn every_documented_route_is_live_and_nothing_else_is_routed_on_its_paths() {
     let spec = documented();
     assert!(spec.len() >= 20, "the spec lists the API: {}", spec.len());
     for (path, ops) in &spec {
-        let concrete = path.replace("{tenant}", "default").replace("{key}", "no-such-item");
+        let concrete =
+            path.replace("{tenant}", "default").replace("{key}", "no-such-item").replace("{address}", "192.0.2.1");
         for method in METHODS {
             let op = ops.iter().find(|(m, _)| m == method);
             let body = (method == "post" || method == "put").then_some("{}");
