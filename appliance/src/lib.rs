@@ -17,7 +17,9 @@
 pub mod api;
 pub mod config;
 pub mod daemon;
+pub mod dhcp;
 pub mod metrics;
+pub mod provision;
 pub mod sip;
 pub mod site;
 pub mod store;

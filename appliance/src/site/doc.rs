@@ -96,9 +96,13 @@ pub enum Vendor {
     Fanvil,
     Grandstream,
     Snom,
+    Gigaset,
 }
 
 impl Vendor {
+    pub const ALL: [Vendor; 7] =
+        [Vendor::Yealink, Vendor::Poly, Vendor::Cisco, Vendor::Fanvil, Vendor::Grandstream, Vendor::Snom, Vendor::Gigaset];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Vendor::Yealink => "yealink",
@@ -107,6 +111,7 @@ impl Vendor {
             Vendor::Fanvil => "fanvil",
             Vendor::Grandstream => "grandstream",
             Vendor::Snom => "snom",
+            Vendor::Gigaset => "gigaset",
         }
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod discovered;
 pub mod registrations;
 pub mod secrets;
 pub mod site;

@@ -1,0 +1,1 @@
+//! A device's settings, taken from the site config.
