@@ -1,4 +1,5 @@
-//! The pieces of `outpostctl`, the admin CLI that talks to a box over its HTTPS REST API.
+//! The pieces of `outpostctl`, the admin CLI that talks to a box over its HTTPS REST API, and
+//! of `phone-sim`, the simulated phones.
 //!
 //! Layout:
 //! - `pin`: trust exactly the box's own certificate (loaded from `--cacert`), nothing else.
@@ -6,6 +7,7 @@
 //! - `session`: where the login is kept between commands, and how it is written (0600).
 //! - `cli`: the command line (clap), so the binary only dispatches.
 //! - `table`: plain-text tables for the `list` commands.
+//! - `sim`: phone-sim's protocols (SIP registration, TFTP; DHCP and HTTPS provisioning).
 //!
 //! Errors here are `thiserror` enums; only the binary turns them into messages and exit codes.
 
@@ -13,4 +15,5 @@ pub mod cli;
 pub mod client;
 pub mod pin;
 pub mod session;
+pub mod sim;
 pub mod table;
