@@ -307,3 +307,21 @@ fn malformed_packets_get_400_and_the_server_goes_on() {
     }
     assert!(scan(&socket, outpost.sip_port, "101", None, 1).unwrap().starts_with("SIP/2.0 401 "), "still serving");
 }
+
+#[test]
+fn a_phone_answering_sha256_registers_with_the_default_challenge() {
+    // Default settings: SHA-256 offered first, then MD5. phone-sim picks SHA-256 as a modern
+    // phone does (sipp cannot, see docs/sip.md).
+    let options = Options { sip: true, sip_config: String::new(), site: Some(SITE.into()) };
+    let outpost = Outpost::start_with(tempfile::tempdir().unwrap(), &options);
+    let token = outpost.admin_token(PASSWORD);
+    let out = Command::new(common::bin("phone-sim"))
+        .args(["register", "--server", &format!("127.0.0.1:{}", outpost.sip_port), "--domain", "acme.pbx.local"])
+        .args(["--first", "101", "--count", "1", "--password-prefix", "correct-horse-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let regs = registrations(&outpost, &token);
+    assert_eq!(regs.len(), 1);
+    assert_eq!(regs[0]["user_agent"], "phone-sim");
+}
