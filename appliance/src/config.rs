@@ -12,6 +12,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::provision::guard::GuardConfig;
+use crate::provision::settings::Settings as ProvisionSettings;
+use crate::provision::uploads::UploadLimits;
 use crate::sip::defence::{Cidr, DefenceConfig};
 use crate::sip::digest::Algorithm;
 use crate::sip::registrar::RegistrarConfig;
@@ -43,6 +46,8 @@ pub struct ConfigFile {
     pub dhcp: DhcpFile,
     #[serde(default)]
     pub tftp: TftpFile,
+    #[serde(default)]
+    pub provision: ProvisionFile,
     #[serde(default)]
     pub daemon: DaemonFile,
 }
@@ -121,6 +126,28 @@ pub struct TftpFile {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct ProvisionFile {
+    /// The name or address phones are told to fetch their files from. Default: the API's
+    /// listen address, or the machine's primary IPv4 address when that is 0.0.0.0.
+    pub host: Option<String>,
+    /// How often phones re-check their files, in seconds (changes also reach them by
+    /// SIP NOTIFY check-sync).
+    pub resync_interval_secs: Option<u32>,
+    /// Ask for HTTP digest (the phone's own extension and SIP secret) before a device file.
+    pub require_auth: Option<bool>,
+    /// Distinct unknown MACs one address may ask for within `scan_window_secs` before a ban.
+    pub scan_limit: Option<u32>,
+    pub scan_window_secs: Option<u64>,
+    pub ban_secs: Option<u64>,
+    /// Networks never banned, e.g. a remote office behind one NAT address.
+    pub allowlist: Option<Vec<String>>,
+    /// Caps of the files phones upload (`PUT /prov/<mac>-app.log`).
+    pub upload_max_file_bytes: Option<u64>,
+    pub upload_max_total_bytes: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DaemonFile {
     /// How long services get to stop after SIGTERM before they are aborted.
     pub shutdown_timeout_secs: Option<u64>,
@@ -137,6 +164,7 @@ pub struct Config {
     pub rtp_ports: RangeInclusive<u16>,
     pub dhcp: Option<(String, u16)>,
     pub tftp: Option<SocketAddr>,
+    pub provision: ProvisionSettings,
     pub shutdown_timeout: Duration,
     /// What the defaults changed because the process is not root, for the startup banner.
     pub notes: Vec<String>,
@@ -231,6 +259,7 @@ impl ConfigFile {
             rtp_ports: port_min..=port_max,
             dhcp,
             tftp: listen("tftp.listen", self.tftp.listen, tftp_port)?,
+            provision: provision_settings(self.provision)?,
             shutdown_timeout,
             notes,
         })
@@ -302,6 +331,54 @@ fn sip_settings(f: SipFile) -> Result<SipSettings, ConfigError> {
     })
 }
 
+fn provision_settings(f: ProvisionFile) -> Result<ProvisionSettings, ConfigError> {
+    let d = ProvisionSettings::default();
+    let invalid = |field, reason: String| ConfigError::Invalid { field, reason };
+    if let Some(host) = &f.host {
+        let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':');
+        if host.is_empty() || host.len() > 253 || !host.chars().all(plain) {
+            return Err(invalid("provision.host", format!("`{host}` is not a host name or address")));
+        }
+    }
+    let resync_interval = f.resync_interval_secs.unwrap_or(d.resync_interval);
+    if !(60..=604_800).contains(&resync_interval) {
+        return Err(invalid("provision.resync_interval_secs", "must be 60 to 604800".into()));
+    }
+    let allowlist = f
+        .allowlist
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c.parse::<Cidr>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid("provision.allowlist", e))?;
+    let guard = GuardConfig {
+        max_unknown: f.scan_limit.unwrap_or(d.guard.max_unknown),
+        window: f.scan_window_secs.map_or(d.guard.window, Duration::from_secs),
+        ban: f.ban_secs.map_or(d.guard.ban, Duration::from_secs),
+        allowlist,
+    };
+    if guard.max_unknown == 0 || guard.window.is_zero() || guard.ban.is_zero() {
+        return Err(invalid("provision", "scan_limit, scan_window_secs and ban_secs must be above 0".into()));
+    }
+    let uploads = UploadLimits {
+        max_file: f.upload_max_file_bytes.unwrap_or(d.uploads.max_file),
+        max_total: f.upload_max_total_bytes.unwrap_or(d.uploads.max_total),
+    };
+    if uploads.max_file == 0 || uploads.max_total < uploads.max_file {
+        return Err(invalid(
+            "provision.upload_max_total_bytes",
+            "must be at least upload_max_file_bytes, which must be above 0".into(),
+        ));
+    }
+    Ok(ProvisionSettings {
+        host: f.host,
+        resync_interval,
+        require_auth: f.require_auth.unwrap_or(d.require_auth),
+        guard,
+        uploads,
+    })
+}
+
 /// `"off"` turns a listener off; absent means all interfaces on the default port.
 fn listen(field: &'static str, value: Option<String>, default_port: u16) -> Result<Option<SocketAddr>, ConfigError> {
     match value.as_deref() {
@@ -362,6 +439,26 @@ mod tests {
         assert!(e.to_string().starts_with("sip.allowlist:"), "{e}");
         let e = parse("[sip]\nupd = \"0.0.0.0:5060\"", Privilege::User).unwrap_err();
         assert!(e.to_string().contains("unknown field `upd`"), "{e}");
+    }
+
+    #[test]
+    fn provision_settings_are_checked() {
+        let c = parse("", Privilege::User).unwrap();
+        assert_eq!(c.provision, ProvisionSettings::default());
+        let c = parse(
+            "[provision]\nhost = \"pbx.example.net\"\nrequire_auth = true\nscan_limit = 3\nallowlist = [\"10.1.0.0/16\"]",
+            Privilege::User,
+        )
+        .unwrap();
+        assert_eq!(c.provision.host.as_deref(), Some("pbx.example.net"));
+        assert!(c.provision.require_auth);
+        assert_eq!(c.provision.guard.max_unknown, 3);
+        let e = parse("[provision]\nhost = \"a/b\"", Privilege::User).unwrap_err();
+        assert!(e.to_string().starts_with("provision.host:"), "{e}");
+        let e = parse("[provision]\nscan_limit = 0", Privilege::User).unwrap_err();
+        assert!(e.to_string().starts_with("provision:"), "{e}");
+        let e = parse("[provision]\nupload_max_total_bytes = 10", Privilege::User).unwrap_err();
+        assert!(e.to_string().starts_with("provision.upload_max_total_bytes:"), "{e}");
     }
 
     #[test]

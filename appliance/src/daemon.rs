@@ -15,10 +15,11 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::provision::service::{Endpoint, Provisioner};
 use crate::site::{SiteDoc, Tenant};
 use crate::store::{SecretBox, Store};
 use crate::supervisor::{Policy, Stopped, Supervisor};
-use crate::{sip, tls, web};
+use crate::{provision, sip, tls, web};
 
 /// Opens the store in `data_dir`, creating the directory (0700) and the box key if needed.
 pub fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
@@ -70,15 +71,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let metrics = Metrics::new();
     let sip = sip::start(store.clone(), metrics.clone(), &config.sip, cancel.clone()).await?;
     spawn_sip(&mut supervisor, &config.sip, &sip, &identity).await?;
+    let prov = start_provisioning(&mut supervisor, &config, &store, &metrics, api_addr).await?;
     let mut state = AppState::new(store.clone(), metrics);
     state.sip = Some(sip);
-    let router = api::router(state);
+    state.provisioning = Some(prov.clone());
+    let router = api::router_with(state, provisioning_routes(&config, &prov)?);
     // Signals are caught from here on: a SIGTERM right after the banner stops cleanly too.
     use tokio::signal::unix::{signal, SignalKind};
     let signals = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
     tokio::spawn(stop_on_signal(signals, cancel.clone()));
     // Everything is bound: what the banner announces answers from now on.
-    println!("{}", banner(&config, api_addr, &identity, first_password.as_deref()));
+    println!("{}", banner(&config, api_addr, &identity, &prov.endpoint, first_password.as_deref()));
     supervisor.spawn("https", Policy::Restart { max_backoff: Duration::from_secs(30) }, move |token| {
         let listener = api_listener.try_clone().map(tokio::net::TcpListener::from_std);
         let (tls_config, router) = (tls_config.clone(), router.clone());
@@ -97,6 +100,26 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
         Stopped::Failed { service, error } => anyhow::bail!("service {service} failed: {error}"),
     }
+}
+
+/// Provisioning: the box's address as phones see it, and its services.
+async fn start_provisioning(
+    _supervisor: &mut Supervisor,
+    config: &Config,
+    store: &Store,
+    metrics: &Metrics,
+    api_addr: std::net::SocketAddr,
+) -> anyhow::Result<Arc<Provisioner>> {
+    let host = provision::settings::box_host(config.provision.host.as_deref(), api_addr);
+    let sip_port = config.sip.udp.or(config.sip.tcp).map_or(5060, |a| a.port());
+    let endpoint = Endpoint::new(&host, api_addr.port(), sip_port, config.provision.resync_interval);
+    let prov = Arc::new(Provisioner::new(store.clone(), endpoint, config.provision.clone(), metrics.clone()));
+    Ok(prov)
+}
+
+/// `/prov/` on the HTTPS listener, merged into the API's router.
+fn provisioning_routes(_config: &Config, _prov: &Arc<Provisioner>) -> anyhow::Result<axum::Router<()>> {
+    Ok(axum::Router::new())
 }
 
 /// Binds the SIP listeners (a port in use stops the start) and runs each as a service.
@@ -142,7 +165,13 @@ async fn stop_on_signal(
     cancel.cancel();
 }
 
-fn banner(config: &Config, api: std::net::SocketAddr, identity: &tls::Identity, password: Option<&str>) -> String {
+fn banner(
+    config: &Config,
+    api: std::net::SocketAddr,
+    identity: &tls::Identity,
+    provisioning: &Endpoint,
+    password: Option<&str>,
+) -> String {
     let host = if api.ip().is_unspecified() { "127.0.0.1".to_string() } else { api.ip().to_string() };
     let mut b = String::new();
     let _ = writeln!(b, "Outpost {} is running", env!("CARGO_PKG_VERSION"));
@@ -154,6 +183,8 @@ fn banner(config: &Config, api: std::net::SocketAddr, identity: &tls::Identity, 
         .collect();
     let _ =
         writeln!(b, "  SIP:         {}", if listening.is_empty() { "off".to_owned() } else { listening.join(", ") });
+    let tftp = config.tftp.map_or("TFTP off".to_owned(), |a| format!("TFTP udp {a}"));
+    let _ = writeln!(b, "  Provisioning: {} ({tftp})", provisioning.provisioning_url);
     let _ = writeln!(b, "  Data:        {}", config.data_dir.display());
     match password {
         Some(p) => {

@@ -5,9 +5,11 @@
 //! validation and one transaction per change.
 //!
 //! Layout: `auth` (login, sessions, roles), `resources` (CRUD over the document's collections),
-//! `system` (health, metrics, audit, the whole document), `error` (how failures answer).
+//! `system` (health, metrics, audit, the whole document), `sip` (registrations, SIP bans),
+//! `devices` (discovered devices, adoption, provisioning bans), `error` (how failures answer).
 
 mod auth;
+mod devices;
 mod error;
 mod resources;
 mod sip;
@@ -40,6 +42,8 @@ pub struct AppState {
     pub writes: Arc<tokio::sync::Mutex<()>>,
     /// The SIP service, when it runs: its bans live in memory.
     pub sip: Option<Arc<crate::sip::Shared>>,
+    /// Provisioning, when it runs: the bans of its scan guard live in memory.
+    pub provisioning: Option<Arc<crate::provision::service::Provisioner>>,
 }
 
 impl AppState {
@@ -55,6 +59,7 @@ impl AppState {
             logins: Arc::new(LoginLimiter::default()),
             writes: Arc::new(tokio::sync::Mutex::new(())),
             sip: None,
+            provisioning: None,
         }
     }
 }
@@ -64,6 +69,12 @@ impl AppState {
 pub struct Peer(pub SocketAddr);
 
 pub fn router(state: AppState) -> Router<()> {
+    router_with(state, Router::new())
+}
+
+/// The API router with `extra` routes (provisioning under `/prov/`) served beside it, behind
+/// the same body reading and request counting.
+pub fn router_with(state: AppState, extra: Router<()>) -> Router<()> {
     let api = Router::new()
         .route("/health", get(system::health))
         .route("/login", post(auth::login))
@@ -74,14 +85,16 @@ pub fn router(state: AppState) -> Router<()> {
         .route("/registrations", get(sip::registrations))
         .route("/sip/bans", get(sip::bans))
         .route("/sip/bans/:address", axum::routing::delete(sip::lift_ban))
-        .merge(resources::routes());
+        .merge(resources::routes())
+        .merge(devices::routes());
     Router::new()
         .nest("/api/v1", api)
         .route("/metrics", get(system::metrics))
         .fallback(error::not_found)
+        .with_state(state.clone())
+        .merge(extra)
         .layer(middleware::from_fn(read_whole_body))
-        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
-        .with_state(state)
+        .layer(middleware::from_fn_with_state(state, count_requests))
 }
 
 async fn count_requests(State(app): State<AppState>, req: Request, next: Next) -> Response {

@@ -95,7 +95,7 @@ fn find<'a, C: Collection>(doc: &'a mut SiteDoc, params: &Params) -> Result<(usi
 }
 
 /// Edits the current document and applies it; returns the document as stored.
-async fn write(
+pub(super) async fn write(
     app: &AppState,
     admin: &Admin,
     edit: impl FnOnce(&mut SiteDoc) -> Result<(), ApiError>,

@@ -55,14 +55,15 @@ pub fn vendor_by_class(class: &[u8]) -> Option<Vendor> {
 /// `Yealink SIP-T54W 96.86.0.100 80:5e:c0:11:22:33` gives (Yealink, "SIP-T54W", mac).
 pub fn parse_user_agent(ua: &str) -> (Option<Vendor>, Option<String>, Option<String>) {
     let vendor = vendor_by_class(ua.as_bytes());
-    let model = ua.split_whitespace().nth(1).map(|m| m.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-').to_owned());
-    let mac = ua
-        .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ';' || c == '/')
-        .find_map(|word| {
-            let hex: String = word.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-            let plausible = word.len() == 12 || word.len() == 17;
-            (plausible && hex.len() == 12).then(|| crate::site::normalize_mac(word)).flatten()
-        });
+    let model = ua
+        .split_whitespace()
+        .nth(1)
+        .map(|m| m.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '-').to_owned());
+    let mac = ua.split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ';' || c == '/').find_map(|word| {
+        let hex: String = word.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+        let plausible = word.len() == 12 || word.len() == 17;
+        (plausible && hex.len() == 12).then(|| crate::site::normalize_mac(word)).flatten()
+    });
     (vendor, model.filter(|m| !m.is_empty()), mac)
 }
 
@@ -85,7 +86,10 @@ mod tests {
         assert_eq!(vendor_by_mac("00:04:F2:aa:bb:cc"), Some(Vendor::Poly));
         assert_eq!(vendor_by_mac("02:00:00:00:00:01"), None);
         let (v, model, mac) = parse_user_agent("Yealink SIP-T54W 96.86.0.100 80:5e:c0:11:22:33");
-        assert_eq!((v, model.as_deref(), mac.as_deref()), (Some(Vendor::Yealink), Some("SIP-T54W"), Some("80:5e:c0:11:22:33")));
+        assert_eq!(
+            (v, model.as_deref(), mac.as_deref()),
+            (Some(Vendor::Yealink), Some("SIP-T54W"), Some("80:5e:c0:11:22:33"))
+        );
         let (v, _, mac) = parse_user_agent("FileTransport PolycomVVX-VVX_450-UA/6.4.0.0001 Type/Application");
         assert_eq!((v, mac), (Some(Vendor::Poly), None));
         let (_, _, mac) = parse_user_agent("Grandstream Model HW GXP2170 SW 1.0.11.6 DevId 000b82aabbcc");

@@ -7,9 +7,13 @@
 //! `https`.
 
 pub mod files;
+pub mod guard;
 pub mod identify;
 pub mod phone;
 pub mod render;
+pub mod service;
+pub mod settings;
+pub mod uploads;
 
 use crate::site::Vendor;
 

@@ -100,8 +100,15 @@ pub enum Vendor {
 }
 
 impl Vendor {
-    pub const ALL: [Vendor; 7] =
-        [Vendor::Yealink, Vendor::Poly, Vendor::Cisco, Vendor::Fanvil, Vendor::Grandstream, Vendor::Snom, Vendor::Gigaset];
+    pub const ALL: [Vendor; 7] = [
+        Vendor::Yealink,
+        Vendor::Poly,
+        Vendor::Cisco,
+        Vendor::Fanvil,
+        Vendor::Grandstream,
+        Vendor::Snom,
+        Vendor::Gigaset,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

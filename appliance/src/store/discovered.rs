@@ -66,7 +66,10 @@ mod tests {
         s.record_seen("00:0b:82:aa:bb:cc", "grandstream", "", "tftp").unwrap();
         let list = s.discovered().unwrap();
         let yealink = list.iter().find(|d| d.mac == "80:5e:c0:11:22:33").unwrap();
-        assert_eq!((yealink.vendor_guess.as_str(), yealink.model_guess.as_str(), yealink.seen_by.as_str()), ("yealink", "SIP-T54W", "https"));
+        assert_eq!(
+            (yealink.vendor_guess.as_str(), yealink.model_guess.as_str(), yealink.seen_by.as_str()),
+            ("yealink", "SIP-T54W", "https")
+        );
         s.apply_site(crate::site::from_toml(include_str!("../../../examples/site.toml")).unwrap(), "t").unwrap();
         let macs: Vec<String> = s.discovered().unwrap().into_iter().map(|d| d.mac).collect();
         assert_eq!(macs, vec!["00:0b:82:aa:bb:cc"], "80:5e:c0:11:22:33 is in the example site, so adopted");

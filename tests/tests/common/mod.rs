@@ -27,6 +27,11 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A UDP port that was free a moment ago.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 /// A port free on both UDP and TCP (SIP listens on both).
 pub fn free_sip_port() -> u16 {
     loop {
@@ -49,6 +54,16 @@ pub struct Options {
     pub site: Option<PathBuf>,
 }
 
+/// Settings besides `Options` (a separate struct, so that `Options { .. }` literals in tests
+/// stay valid as this grows).
+#[derive(Default, Clone)]
+pub struct Extra {
+    /// Run TFTP on a free loopback port (`Outpost::tftp_port`).
+    pub tftp: bool,
+    /// Lines for the `[provision]` table of outpost.toml.
+    pub provision_config: String,
+}
+
 pub struct Outpost {
     pub child: Option<Child>,
     pub data: tempfile::TempDir,
@@ -57,6 +72,8 @@ pub struct Outpost {
     /// SIP UDP/TCP port and SIP TLS port, when SIP runs.
     pub sip_port: u16,
     pub sip_tls_port: u16,
+    /// TFTP port, when TFTP runs.
+    pub tftp_port: u16,
     pub one_time_password: String,
     pub banner: Vec<String>,
     /// Lines of stderr (logs), collected as they come.
@@ -75,7 +92,13 @@ impl Outpost {
     }
 
     pub fn start_with(data: tempfile::TempDir, options: &Options) -> Outpost {
+        Self::start_extra(data, options, &Extra::default())
+    }
+
+    pub fn start_extra(data: tempfile::TempDir, options: &Options, extra: &Extra) -> Outpost {
         let port = free_port();
+        let tftp_port = if extra.tftp { free_udp_port() } else { 0 };
+        let tftp = if extra.tftp { format!("\"127.0.0.1:{tftp_port}\"") } else { "\"off\"".to_owned() };
         let (sip_port, sip_tls_port) = if options.sip { (free_sip_port(), free_port()) } else { (0, 0) };
         let sip = if options.sip {
             format!(
@@ -90,8 +113,9 @@ impl Outpost {
             &config,
             format!(
                 "data_dir = \"{}\"\n[api]\nlisten = \"127.0.0.1:{port}\"\n[sip]\n{sip}\n\
-                 [tftp]\nlisten = \"off\"\n[daemon]\nshutdown_timeout_secs = 5\n",
-                data.path().join("box").display()
+                 [tftp]\nlisten = {tftp}\n[provision]\n{}\n[daemon]\nshutdown_timeout_secs = 5\n",
+                data.path().join("box").display(),
+                extra.provision_config,
             ),
         )
         .unwrap();
@@ -140,7 +164,18 @@ impl Outpost {
         }
         // Keep draining stdout so the daemon never blocks on a full pipe.
         std::thread::spawn(move || for _ in stdout.lines() {});
-        Outpost { child: Some(child), data, config, port, sip_port, sip_tls_port, one_time_password, banner, logs }
+        Outpost {
+            child: Some(child),
+            data,
+            config,
+            port,
+            sip_port,
+            sip_tls_port,
+            tftp_port,
+            one_time_password,
+            banner,
+            logs,
+        }
     }
 
     pub fn data_dir(&self) -> PathBuf {
