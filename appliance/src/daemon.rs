@@ -102,9 +102,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
 }
 
-/// Provisioning: the box's address as phones see it, and its services.
+/// Provisioning: the box's address as phones see it, TFTP (bound here, so that a port in use
+/// stops the start) and check-sync, as services.
 async fn start_provisioning(
-    _supervisor: &mut Supervisor,
+    supervisor: &mut Supervisor,
     config: &Config,
     store: &Store,
     metrics: &Metrics,
@@ -114,12 +115,26 @@ async fn start_provisioning(
     let sip_port = config.sip.udp.or(config.sip.tcp).map_or(5060, |a| a.port());
     let endpoint = Endpoint::new(&host, api_addr.port(), sip_port, config.provision.resync_interval);
     let prov = Arc::new(Provisioner::new(store.clone(), endpoint, config.provision.clone(), metrics.clone()));
+    provision::tftp::warn_if_secrets_allowed(&*prov.doc().await?);
+    let restart = Policy::Restart { max_backoff: Duration::from_secs(30) };
+    if let Some(addr) = config.tftp {
+        let socket =
+            std::net::UdpSocket::bind(addr).with_context(|| format!("cannot listen for TFTP on udp {addr}"))?;
+        let prov = prov.clone();
+        supervisor.spawn("tftp", restart, move |token| {
+            let (socket, prov) = (socket.try_clone(), prov.clone());
+            async move { provision::tftp::serve(socket?, prov, token).await }
+        });
+    }
+    let checksync = prov.clone();
+    supervisor.spawn("check-sync", restart, move |token| provision::checksync::run(checksync.clone(), token));
     Ok(prov)
 }
 
 /// `/prov/` on the HTTPS listener, merged into the API's router.
-fn provisioning_routes(_config: &Config, _prov: &Arc<Provisioner>) -> anyhow::Result<axum::Router<()>> {
-    Ok(axum::Router::new())
+fn provisioning_routes(config: &Config, prov: &Arc<Provisioner>) -> anyhow::Result<axum::Router<()>> {
+    let uploads = provision::uploads::Uploads::new(config.data_dir.join("uploads"), config.provision.uploads);
+    Ok(provision::https::router(Arc::new(provision::https::Https::new(prov.clone(), uploads)?)))
 }
 
 /// Binds the SIP listeners (a port in use stops the start) and runs each as a service.

@@ -16,6 +16,8 @@ for tool in nginx wrk; do command -v $tool >/dev/null || apt-get install -y -qq 
 cargo build --release -p appliance --bin outpost >/dev/null 2>&1
 BIN=target/release/outpost
 WORK=$(mktemp -d)
+# nginx workers run unprivileged: they must be able to read the file (mktemp -d is 0700).
+chmod 755 "$WORK"
 trap 'kill $(cat $WORK/outpost.pid 2>/dev/null) 2>/dev/null || true; nginx -c $WORK/nginx.conf -s stop 2>/dev/null || true; rm -rf $WORK' EXIT
 
 OPORT=18443; NPORT=18444

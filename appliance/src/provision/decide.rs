@@ -5,13 +5,15 @@
 //! The order of the steps (the drivers add the first, and act on the outcomes):
 //! 1. a banned source gets nothing (the driver asks `Provisioner::banned` first);
 //! 2. the path is read by `files::parse_path`, with the User-Agent's vendor as a hint; a path
-//!    that names no file (or tries to leave the directory) is not found;
+//!    that names no file (or tries to leave the directory) is not found; a name several
+//!    vendors share is read again as the inventory's vendor's when the MAC is listed (so Poly's
+//!    per-phone master `<mac>.cfg` is a common file, a Yealink's the device file);
 //! 3. a common file is rendered (it never holds credentials);
 //! 4. a device file whose MAC differs from the one in the User-Agent is refused: a strike;
 //! 5. a device file for a MAC not in the inventory is not found, the MAC is recorded as a
 //!    discovered device: a strike;
-//! 6. the inventory's vendor decides how the name reads; the file is rendered with secrets
-//!    only where the transport allows them (HTTPS; TFTP only in a scope that allows it).
+//! 6. the file is rendered with secrets only where the transport allows them (HTTPS; TFTP
+//!    only in a scope that allows it).
 
 use std::net::IpAddr;
 
@@ -52,6 +54,18 @@ pub fn decide(
 ) -> Decision {
     let (ua_vendor, ua_model, ua_mac) = user_agent.map(identify::parse_user_agent).unwrap_or_default();
     let Some(req) = files::parse_path(path, ua_vendor) else { return Decision::NoSuchFile };
+    // A name two vendors share (`<mac>.cfg`: Yealink's or Fanvil's device file, or Poly's
+    // per-phone master; `<MAC>.xml`: Snom's or Gigaset's) reads as the inventory's vendor's,
+    // whatever the User-Agent or the OUI suggested.
+    let listed =
+        req.mac.as_deref().and_then(|mac| phone::phone_config(doc, mac, &endpoint.box_host, endpoint.sip_port));
+    let req = match &listed {
+        Some(phone) if phone.vendor != req.vendor => match files::parse_path(path, Some(phone.vendor)) {
+            Some(r) if r.vendor == phone.vendor && r.mac == req.mac => r,
+            _ => return Decision::NoSuchFile,
+        },
+        _ => req,
+    };
     let context = |phone| RenderContext {
         phone,
         provisioning_url: &endpoint.provisioning_url,
@@ -59,6 +73,7 @@ pub fn decide(
         include_secrets,
     };
     let mac = match (req.kind, &req.mac) {
+        // Poly's per-phone master (`<mac>.cfg`) is a common file with a MAC: no secrets in it.
         (FileKind::Common, _) => {
             return match render::render(&req, &context(None)) {
                 Ok(rendered) => Decision::Found { rendered, phone: None },
@@ -71,18 +86,9 @@ pub fn decide(
     if let Some(ua_mac) = ua_mac.filter(|m| *m != mac) {
         return Decision::MacMismatch { path_mac: mac, ua_mac };
     }
-    let Some(phone) = phone::phone_config(doc, &mac, &endpoint.box_host, endpoint.sip_port) else {
+    let Some(phone) = listed else {
         let vendor = ua_vendor.or_else(|| identify::vendor_by_mac(&mac)).or(Some(req.vendor));
         return Decision::Unknown { mac, vendor, model: ua_model };
-    };
-    // `<mac>.cfg` reads as Yealink's or Poly's: the inventory knows which.
-    let req = if req.vendor == phone.vendor {
-        req
-    } else {
-        match files::parse_path(path, Some(phone.vendor)) {
-            Some(r) if r.vendor == phone.vendor && r.kind == FileKind::Device && r.mac.as_ref() == Some(&mac) => r,
-            _ => return Decision::NoSuchFile,
-        }
     };
     match render::render(&req, &context(Some(&phone))) {
         Ok(rendered) => Decision::Found { rendered, phone: Some(Box::new(phone)) },
@@ -167,6 +173,30 @@ mod tests {
             let expected = device_file(&doc, &ep, &device.mac).unwrap().unwrap();
             assert_eq!(body.as_bytes(), expected.body.as_slice(), "{name}");
         }
+    }
+
+    #[test]
+    fn shared_names_read_as_the_inventorys_vendor() {
+        let (doc, ep) = (site(), endpoint());
+        // Poly's per-phone master: a common file even when the User-Agent says Yealink.
+        for ua in [None, Some("Yealink SIP-T54W 96.86.0.100 00:04:f2:aa:bb:cc")] {
+            let (body, phone) = found(decide(&doc, &ep, "0004f2aabbcc.cfg", ua, true));
+            assert!(phone.is_none(), "{ua:?}");
+            assert!(body.contains("[PHONE_MAC_ADDRESS]-outpost.cfg"), "{body}");
+            assert!(!body.contains("battery-staple-102"), "{body}");
+        }
+        let (body, _) = found(decide(&doc, &ep, "0004f2aabbcc-outpost.cfg", None, true));
+        assert!(body.contains("battery-staple-102"), "{body}");
+        // A Yealink whose MAC has another vendor's OUI still gets its device file.
+        let mut doc = doc;
+        doc.tenants[0].devices[1].vendor = Vendor::Yealink;
+        let (body, phone) = found(decide(&doc, &ep, "0004f2aabbcc.cfg", None, true));
+        assert_eq!(phone.map(|p| p.vendor), Some(Vendor::Yealink));
+        assert!(body.starts_with("#!version:1.0.0.1\n") && body.contains("battery-staple-102"), "{body}");
+        // A Fanvil (by the inventory) asking a Yealink-looking name.
+        let (body, _) =
+            found(decide(&doc, &ep, "0c383e445566.cfg", Some("Yealink SIP-T54W 1 0c:38:3e:44:55:66"), false));
+        assert!(body.starts_with("<<VOIP CONFIG FILE>>"), "{body}");
     }
 
     #[test]

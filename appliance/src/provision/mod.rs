@@ -3,16 +3,22 @@
 //!
 //! Layout: the pure side is `identify` (vendor and model from option 60, OUI, User-Agent),
 //! `files` (which vendor, file and MAC a requested path names), `phone` (a device's settings
-//! taken from the site config), `render` (the vendor templates). The drivers are `tftp` and
-//! `https`.
+//! taken from the site config), `render` (the vendor templates), `decide` (what a request
+//! comes to), `guard` (MAC-scan bans), `checksync::to_notify` (which phones hear of a change).
+//! The drivers are `tftp`, `https` (with `uploads`) and `checksync::run`; `service` holds what
+//! they share.
 
+pub mod checksync;
+pub mod decide;
 pub mod files;
 pub mod guard;
+pub mod https;
 pub mod identify;
 pub mod phone;
 pub mod render;
 pub mod service;
 pub mod settings;
+pub mod tftp;
 pub mod uploads;
 
 use crate::site::Vendor;

@@ -92,9 +92,11 @@ impl Handler for Files {
     }
 }
 
-/// Looks like an attempt to leave the directory: answered "access violation".
+/// Looks like an attempt to leave the directory: answered "access violation". One leading
+/// slash is how many phones write a file at the root (Cisco asks for `/spa<mac>.xml`).
 fn escapes(path: &str) -> bool {
-    path.starts_with('/') || path.contains("..") || path.contains('\\') || path.contains('\0')
+    let rest = path.strip_prefix('/').unwrap_or(path);
+    rest.contains('/') || path.contains("..") || path.contains('\\') || path.contains('\0')
 }
 
 async fn read(prov: &Provisioner, client: SocketAddr, path: &str) -> Result<Vec<u8>, packet::Error> {
@@ -108,7 +110,8 @@ async fn read(prov: &Provisioner, client: SocketAddr, path: &str) -> Result<Vec<
         packet::Error::UnknownError
     })?;
     let secrets = tftp_may_carry_secrets(&doc, ip);
-    match decide(&doc, &prov.endpoint, path, None, secrets) {
+    let name = path.strip_prefix('/').unwrap_or(path);
+    match decide(&doc, &prov.endpoint, name, None, secrets) {
         Decision::Found { rendered, phone } => {
             let kind = if phone.is_some() { "device" } else { "common" };
             prov.count("tftp", kind);
