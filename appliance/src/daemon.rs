@@ -120,8 +120,9 @@ async fn start_provisioning(
     Ok(prov)
 }
 
-/// How long the DHCP probe listens for another server before serving.
-const DHCP_PROBE_WAIT: Duration = Duration::from_secs(2);
+/// How long the DHCP probe listens for another server before serving. dnsmasq pings an address
+/// (about 3 s) before its first OFFER, so a shorter wait would miss the commonest rival.
+const DHCP_PROBE_WAIT: Duration = Duration::from_secs(5);
 
 /// DHCP on `[dhcp] interface`, when a scope covers that interface or its network. A missing
 /// interface or a port in use stops the start; no matching scope only turns DHCP off.

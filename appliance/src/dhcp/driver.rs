@@ -26,6 +26,8 @@ use crate::store::{unix_now, Store};
 const BATCH: usize = 64;
 /// How often the site config is checked for changed scopes.
 const RELOAD_EVERY: Duration = Duration::from_secs(10);
+/// How often the probe repeats its DISCOVER.
+const PROBE_RESEND: Duration = Duration::from_secs(1);
 /// How long a refused server waits before probing again.
 const REPROBE_EVERY: Duration = Duration::from_secs(60);
 /// A MAC already put in the discovered-devices list is recorded again after this long.
@@ -144,7 +146,7 @@ pub async fn run(service: Service, socket: Arc<UdpSocket>, token: CancellationTo
     }
 }
 
-/// Sends a DISCOVER from the box and waits `probe_wait` for an OFFER from someone else.
+/// Sends DISCOVERs from the box for `probe_wait` and listens for an OFFER from someone else.
 /// Returns that server's identifier. A probe that cannot run (the client port is taken) is
 /// logged and counts as "nobody else".
 async fn probe(service: &Service) -> Option<Ipv4Addr> {
@@ -163,16 +165,24 @@ async fn probe(service: &Service) -> Option<Ipv4Addr> {
     msg.opts_mut().insert(DhcpOption::ClassIdentifier(b"outpost-probe".to_vec()));
     let Ok(bytes) = msg.to_vec() else { return None };
     let to = SocketAddrV4::new(Ipv4Addr::BROADCAST, service.ctx.port);
-    if let Err(e) = socket.send_to(&bytes, to).await {
-        tracing::warn!(error = %e, "cannot send the DHCP probe");
-        return None;
-    }
     let mut buf = vec![0u8; 4096];
     let deadline = tokio::time::Instant::now() + service.probe_wait;
+    // Sent again every second: dnsmasq, for one, answers a first DISCOVER only after its ping
+    // check of the address, and a retransmission right away.
+    let mut resend = tokio::time::interval(PROBE_RESEND);
     loop {
-        let Ok(Ok((n, from))) = tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await else {
-            return None;
+        let received = tokio::select! {
+            () = tokio::time::sleep_until(deadline) => return None,
+            _ = resend.tick() => {
+                if let Err(e) = socket.send_to(&bytes, to).await {
+                    tracing::warn!(error = %e, "cannot send the DHCP probe");
+                    return None;
+                }
+                continue;
+            }
+            r = socket.recv_from(&mut buf) => r,
         };
+        let Ok((n, from)) = received else { continue };
         let Ok(reply) = Message::decode(&mut Decoder::new(&buf[..n])) else { continue };
         if reply.xid() != xid || !reply.opts().has_msg_type(MessageType::Offer) {
             continue;
