@@ -298,6 +298,25 @@ fn phones_get_a_lease_and_their_vendors_provisioning_options() {
     assert_eq!(env["new_op160"].trim_matches('"'), url, "Poly reads option 160 first");
     assert_eq!(env["new_tftp_server_name"].trim_matches('"'), url);
 
+    // Garbage at the DHCP port is counted and dropped; the next phone is served as usual.
+    run(&["ip", "-n", &lan.client, "addr", "add", "10.77.0.3/24", "dev", &lan.client_if]);
+    let mut socat = Command::new("ip")
+        .args(["netns", "exec", &lan.client, "socat", "-u", "-", "UDP4-SENDTO:10.77.0.1:67"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut socat.stdin.take().unwrap(), b"not a DHCP message").unwrap();
+    assert!(wait_bounded(&mut socat, Duration::from_secs(10)));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, metrics) = outpost.curl("GET", "/metrics", None, None);
+        if metrics.contains("outpost_dhcp_dropped_total{reason=\"malformed\"} 1") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the malformed datagram is counted:\n{metrics}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
     // busybox checks option 66 as a host name: Cisco's (the box's address) passes.
     let cisco = lan.add_client("cs0", "00:1e:7a:00:00:02");
     let env = lan.udhcpc(&cisco, "Cisco Systems, Inc. IP Phone CP-8841");
