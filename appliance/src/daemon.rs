@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
 use crate::config::Config;
+use crate::dhcp::{self, driver, DhcpShared, DhcpStatus};
 use crate::metrics::Metrics;
 use crate::provision::service::{Endpoint, Provisioner};
 use crate::site::{SiteDoc, Tenant};
@@ -72,8 +73,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let sip = sip::start(store.clone(), metrics.clone(), &config.sip, cancel.clone()).await?;
     spawn_sip(&mut supervisor, &config.sip, &sip, &identity).await?;
     let prov = start_provisioning(&mut supervisor, &config, &store, &metrics, api_addr).await?;
+    let dhcp = start_dhcp(&mut supervisor, &config, &store, &metrics, api_addr).await?;
     let mut state = AppState::new(store.clone(), metrics);
     state.sip = Some(sip);
+    state.dhcp = Some(dhcp);
     state.provisioning = Some(prov.clone());
     let router = api::router_with(state, provisioning_routes(&config, &prov)?);
     // Signals are caught from here on: a SIGTERM right after the banner stops cleanly too.
@@ -129,6 +132,54 @@ async fn start_provisioning(
     let checksync = prov.clone();
     supervisor.spawn("check-sync", restart, move |token| provision::checksync::run(checksync.clone(), token));
     Ok(prov)
+}
+
+/// How long the DHCP probe listens for another server before serving. dnsmasq pings an address
+/// (about 3 s) before its first OFFER, so a shorter wait would miss the commonest rival.
+const DHCP_PROBE_WAIT: Duration = Duration::from_secs(5);
+
+/// DHCP on `[dhcp] interface`, when a scope covers that interface or its network. A missing
+/// interface or a port in use stops the start; no matching scope only turns DHCP off.
+async fn start_dhcp(
+    supervisor: &mut Supervisor,
+    config: &Config,
+    store: &Store,
+    metrics: &Metrics,
+    api_addr: std::net::SocketAddr,
+) -> anyhow::Result<Arc<DhcpShared>> {
+    driver::describe(metrics);
+    let Some((interface, port)) = config.dhcp.clone() else {
+        return Ok(Arc::new(DhcpShared::new(DhcpStatus::Off { reason: "no [dhcp] interface configured".into() })));
+    };
+    let (ip, mac) = driver::interface_info(&interface).await.context("cannot serve DHCP")?;
+    let (_, scopes) = driver::scopes(store)?;
+    if !scopes.iter().any(|s| s.interface.as_deref() == Some(interface.as_str()) || s.contains(ip)) {
+        let reason = format!("no DHCP scope for interface {interface} or its network ({ip})");
+        tracing::warn!("DHCP off: {reason}");
+        return Ok(Arc::new(DhcpShared::new(DhcpStatus::Off { reason })));
+    }
+    let socket = Arc::new(
+        driver::bind(&interface, port).with_context(|| format!("cannot listen for DHCP on {interface} udp {port}"))?,
+    );
+    let host = config.provision.host.clone().unwrap_or_else(|| ip.to_string());
+    let provisioning = dhcp::options::Provisioning {
+        url: Endpoint::new(&host, api_addr.port(), 0, 0).provisioning_url,
+        // Options 150 and 66-as-address cannot name a port: only offered when TFTP is on 69.
+        tftp: config.tftp.filter(|a| a.port() == 69).map(|_| ip),
+    };
+    let shared = Arc::new(DhcpShared::new(DhcpStatus::Probing { interface: interface.clone() }));
+    let service = driver::Service {
+        store: store.clone(),
+        metrics: metrics.clone(),
+        shared: shared.clone(),
+        ctx: dhcp::Context { server_ip: ip, port, interface, provisioning },
+        mac,
+        probe_wait: DHCP_PROBE_WAIT,
+    };
+    supervisor.spawn("dhcp", Policy::Restart { max_backoff: Duration::from_secs(30) }, move |token| {
+        driver::run(service.clone(), socket.clone(), token)
+    });
+    Ok(shared)
 }
 
 /// `/prov/` on the HTTPS listener, merged into the API's router.
@@ -200,6 +251,8 @@ fn banner(
         writeln!(b, "  SIP:         {}", if listening.is_empty() { "off".to_owned() } else { listening.join(", ") });
     let tftp = config.tftp.map_or("TFTP off".to_owned(), |a| format!("TFTP udp {a}"));
     let _ = writeln!(b, "  Provisioning: {} ({tftp})", provisioning.provisioning_url);
+    let dhcp = config.dhcp.as_ref().map_or("off".to_owned(), |(i, p)| format!("{i} udp {p}"));
+    let _ = writeln!(b, "  DHCP:        {dhcp}");
     let _ = writeln!(b, "  Data:        {}", config.data_dir.display());
     match password {
         Some(p) => {

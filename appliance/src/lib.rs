@@ -9,9 +9,10 @@
 //! - `store`: SQLite (WAL, migrations), apply/export of the site config, users, audit, secrets.
 //! - `api`: the admin REST API under `/api/v1` and `/metrics`; `web`: the HTTPS listener.
 //! - `sip`: the SIP registrar: transports, digest auth, location service, defences.
+//! - `dhcp`: the LAN's DHCP server with per-vendor provisioning options (docs/dhcp.md).
 //! - `tls`: the box certificate; `metrics`: Prometheus counters.
 //!
-//! Not built yet (see the README's status table): the B2BUA, `media`, `routing`, `dhcp`,
+//! Not built yet (see the README's status table): the B2BUA, `media`, `routing`,
 //! `provision`, the web UI and the cloud-sync agent.
 
 pub mod api;

@@ -19,7 +19,7 @@ const PASSWORD: &str = "provision-tests-admin";
 
 fn start(provision_config: &str) -> Outpost {
     let options = Options { sip: true, sip_config: "digest_algorithms = [\"MD5\"]\n".into(), site: Some(SITE.into()) };
-    let extra = Extra { tftp: true, provision_config: provision_config.into() };
+    let extra = Extra { tftp: true, provision_config: provision_config.into(), ..Extra::default() };
     Outpost::start_extra(tempfile::tempdir().unwrap(), &options, &extra)
 }
 

@@ -5,11 +5,12 @@
 //! validation and one transaction per change.
 //!
 //! Layout: `auth` (login, sessions, roles), `resources` (CRUD over the document's collections),
-//! `system` (health, metrics, audit, the whole document), `sip` (registrations, SIP bans),
+//! `system` (health, metrics, audit, the whole document), `sip` (registrations, SIP bans), `dhcp` (leases, status),
 //! `devices` (discovered devices, adoption, provisioning bans), `error` (how failures answer).
 
 mod auth;
 mod devices;
+mod dhcp;
 mod error;
 mod resources;
 mod sip;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub sip: Option<Arc<crate::sip::Shared>>,
     /// Provisioning, when it runs: the bans of its scan guard live in memory.
     pub provisioning: Option<Arc<crate::provision::service::Provisioner>>,
+    /// The DHCP service's status (serving, refused, off), when the daemon runs.
+    pub dhcp: Option<Arc<crate::dhcp::DhcpShared>>,
 }
 
 impl AppState {
@@ -60,6 +63,7 @@ impl AppState {
             writes: Arc::new(tokio::sync::Mutex::new(())),
             sip: None,
             provisioning: None,
+            dhcp: None,
         }
     }
 }
@@ -85,6 +89,8 @@ pub fn router_with(state: AppState, extra: Router<()>) -> Router<()> {
         .route("/registrations", get(sip::registrations))
         .route("/sip/bans", get(sip::bans))
         .route("/sip/bans/:address", axum::routing::delete(sip::lift_ban))
+        .route("/dhcp/leases", get(dhcp::leases))
+        .route("/dhcp/status", get(dhcp::status))
         .merge(resources::routes())
         .merge(devices::routes());
     Router::new()

@@ -4,11 +4,12 @@
 //! or the new state. Secrets are encrypted at rest under the box key (`secrets`).
 //!
 //! Layout: `site` (apply/export of the site config), `admin` (users and API sessions), `audit`,
-//! `secrets` (the box key and AES-GCM), `migrations/` (schema, one numbered file per step).
+//! `secrets` (the box key and AES-GCM), `leases` (DHCP), `migrations/` (schema, one numbered file per step).
 
 pub mod admin;
 pub mod audit;
 pub mod discovered;
+pub mod leases;
 pub mod registrations;
 pub mod secrets;
 pub mod site;
@@ -22,7 +23,7 @@ use rusqlite::Connection;
 pub use secrets::SecretBox;
 
 /// Schema steps, applied in order; the index + 1 is the schema version they lead to.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_dhcp.sql")];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -62,6 +62,12 @@ pub struct Extra {
     pub tftp: bool,
     /// Lines for the `[provision]` table of outpost.toml.
     pub provision_config: String,
+    /// Lines for the `[dhcp]` table of outpost.toml (none: DHCP off).
+    pub dhcp_config: String,
+    /// Run the daemon, and `curl` against it, inside this network namespace.
+    pub netns: Option<String>,
+    /// `[tftp] listen` as given (overrides `tftp`), e.g. `"0.0.0.0:69"` inside a namespace.
+    pub tftp_listen: Option<String>,
 }
 
 pub struct Outpost {
@@ -78,6 +84,8 @@ pub struct Outpost {
     pub banner: Vec<String>,
     /// Lines of stderr (logs), collected as they come.
     pub logs: mpsc::Receiver<String>,
+    /// The network namespace the daemon runs in, when not the test's own.
+    pub netns: Option<String>,
 }
 
 impl Outpost {
@@ -98,7 +106,11 @@ impl Outpost {
     pub fn start_extra(data: tempfile::TempDir, options: &Options, extra: &Extra) -> Outpost {
         let port = free_port();
         let tftp_port = if extra.tftp { free_udp_port() } else { 0 };
-        let tftp = if extra.tftp { format!("\"127.0.0.1:{tftp_port}\"") } else { "\"off\"".to_owned() };
+        let tftp = match (&extra.tftp_listen, extra.tftp) {
+            (Some(listen), _) => format!("\"{listen}\""),
+            (None, true) => format!("\"127.0.0.1:{tftp_port}\""),
+            (None, false) => "\"off\"".to_owned(),
+        };
         let (sip_port, sip_tls_port) = if options.sip { (free_sip_port(), free_port()) } else { (0, 0) };
         let sip = if options.sip {
             format!(
@@ -109,11 +121,13 @@ impl Outpost {
             "udp = \"off\"\ntcp = \"off\"\ntls = \"off\"\n".to_owned()
         };
         let config = data.path().join("outpost.toml");
+        let dhcp =
+            if extra.dhcp_config.is_empty() { String::new() } else { format!("[dhcp]\n{}\n", extra.dhcp_config) };
         std::fs::write(
             &config,
             format!(
                 "data_dir = \"{}\"\n[api]\nlisten = \"127.0.0.1:{port}\"\n[sip]\n{sip}\n\
-                 [tftp]\nlisten = {tftp}\n[provision]\n{}\n[daemon]\nshutdown_timeout_secs = 5\n",
+                 [tftp]\nlisten = {tftp}\n[provision]\n{}\n{dhcp}[daemon]\nshutdown_timeout_secs = 5\n",
                 data.path().join("box").display(),
                 extra.provision_config,
             ),
@@ -128,7 +142,7 @@ impl Outpost {
                 .unwrap();
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         }
-        let mut child = Command::new(bin("outpost"))
+        let mut child = in_netns(extra.netns.as_deref(), bin("outpost"))
             .args(["run", "--config"])
             .arg(&config)
             .env("RUST_LOG", "info")
@@ -175,6 +189,7 @@ impl Outpost {
             one_time_password,
             banner,
             logs,
+            netns: extra.netns.clone(),
         }
     }
 
@@ -192,7 +207,7 @@ impl Outpost {
 
     /// Runs curl against the box; returns (status, body).
     pub fn curl(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, String) {
-        let mut cmd = Command::new("curl");
+        let mut cmd = in_netns(self.netns.as_deref(), "curl");
         cmd.args(["-sS", "--max-time", "20", "-o", "-", "-w", "\n%{http_code}", "-X", method, "--cacert"])
             .arg(self.cert())
             .arg(self.url(path));
@@ -262,6 +277,19 @@ impl Drop for Outpost {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// `program`, run inside network namespace `netns` when one is given (`ip netns exec` execs it,
+/// so the child's pid is the program's own and signals reach it).
+pub fn in_netns(netns: Option<&str>, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    match netns {
+        Some(ns) => {
+            let mut cmd = Command::new("ip");
+            cmd.args(["netns", "exec", ns]).arg(program);
+            cmd
+        }
+        None => Command::new(program),
     }
 }
 
