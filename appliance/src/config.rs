@@ -108,6 +108,9 @@ pub struct SipFile {
 pub struct RtpFile {
     pub port_min: Option<u16>,
     pub port_max: Option<u16>,
+    /// Seconds without RTP or RTCP on either leg of a call before the media bridge reports it
+    /// (the B2BUA then ends the call). Default 30.
+    pub timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -162,6 +165,7 @@ pub struct Config {
     pub api: SocketAddr,
     pub sip: SipSettings,
     pub rtp_ports: RangeInclusive<u16>,
+    pub rtp_timeout: Duration,
     pub dhcp: Option<(String, u16)>,
     pub tftp: Option<SocketAddr>,
     pub provision: ProvisionSettings,
@@ -236,6 +240,10 @@ impl ConfigFile {
                 reason: format!("port range {port_min}-{port_max} must start at an even port >= 1024 and end above it"),
             });
         }
+        let rtp_timeout = Duration::from_secs(self.rtp.timeout_secs.unwrap_or(30));
+        if rtp_timeout < Duration::from_secs(5) || rtp_timeout > Duration::from_secs(3600) {
+            return Err(ConfigError::Invalid { field: "rtp.timeout_secs", reason: "must be 5 to 3600".into() });
+        }
         let shutdown_timeout = Duration::from_secs(self.daemon.shutdown_timeout_secs.unwrap_or(10));
         if shutdown_timeout.is_zero() || shutdown_timeout > Duration::from_secs(300) {
             return Err(ConfigError::Invalid {
@@ -257,6 +265,7 @@ impl ConfigFile {
             api: listen("api.listen", self.api.listen, api_port)?.unwrap_or_else(|| ([0, 0, 0, 0], api_port).into()),
             sip: sip_settings(self.sip)?,
             rtp_ports: port_min..=port_max,
+            rtp_timeout,
             dhcp,
             tftp: listen("tftp.listen", self.tftp.listen, tftp_port)?,
             provision: provision_settings(self.provision)?,
@@ -435,6 +444,8 @@ mod tests {
         assert!(e.to_string().starts_with("sip.udp:"), "{e}");
         let e = parse("[rtp]\nport_min = 20001\nport_max = 20000", Privilege::User).unwrap_err();
         assert!(e.to_string().starts_with("rtp:"), "{e}");
+        let e = parse("[rtp]\ntimeout_secs = 1", Privilege::User).unwrap_err();
+        assert!(e.to_string().starts_with("rtp.timeout_secs:"), "{e}");
         let e = parse("[sip]\nallowlist = [\"10.0.0.0/40\"]", Privilege::User).unwrap_err();
         assert!(e.to_string().starts_with("sip.allowlist:"), "{e}");
         let e = parse("[sip]\nupd = \"0.0.0.0:5060\"", Privilege::User).unwrap_err();

@@ -71,11 +71,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut supervisor = Supervisor::new(cancel.clone());
     let metrics = Metrics::new();
     let sip = sip::start(store.clone(), metrics.clone(), &config.sip, cancel.clone()).await?;
+    // Media of every call is anchored on the box, at the address the B2BUA advertises.
+    let media_address = sip.core().b2bua.me.ip();
+    let bridge = crate::media::Bridge::new(crate::media::MediaConfig::from_config(&config, media_address), metrics.clone());
+    sip.attach_media(bridge.clone(), cancel.clone());
     spawn_sip(&mut supervisor, &config.sip, &sip, &identity).await?;
     let prov = start_provisioning(&mut supervisor, &config, &store, &metrics, api_addr).await?;
     let dhcp = start_dhcp(&mut supervisor, &config, &store, &metrics, api_addr).await?;
     let mut state = AppState::new(store.clone(), metrics);
     state.sip = Some(sip);
+    state.media = Some(bridge);
     state.dhcp = Some(dhcp);
     state.provisioning = Some(prov.clone());
     let router = api::router_with(state, provisioning_routes(&config, &prov)?);

@@ -92,6 +92,7 @@ fn big_document(tag: &str) -> String {
                 number: format!("{}", 20000 + n),
                 name: format!("{tag} {n}"),
                 secret: Some(format!("secret-{tag}-{n}")),
+                ..Default::default()
             });
         }
     }

@@ -83,7 +83,7 @@ sleep 0.3
 size=$(stat -c %s "$WORK/tftproot/y000000000000.cfg")
 load() { "$SIM" tftp-load --server "127.0.0.1:$1" --file y000000000000.cfg --parallel "$PARALLEL" --seconds "$SECONDS_EACH"; }
 o=$(load $TFTP); h=$(load $HPA); o2=$(load $TFTP); h2=$(load $HPA)
-rate() { echo "$1" | sed -n 's/.*per_second \([0-9]*\).*/\1/p'; }
+rate() { echo "$1" | sed -n 's/.* per_second \([0-9]*\) bytes.*/\1/p'; }
 best() { [ "$1" -gt "$2" ] && echo "$1" || echo "$2"; }
 O=$(best "$(rate "$o")" "$(rate "$o2")"); H=$(best "$(rate "$h")" "$(rate "$h2")")
 echo "| measure | outpost | tftp-hpa | ratio (outpost / tftp-hpa) |"

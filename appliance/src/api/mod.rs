@@ -6,12 +6,16 @@
 //!
 //! Layout: `auth` (login, sessions, roles), `resources` (CRUD over the document's collections),
 //! `system` (health, metrics, audit, the whole document), `sip` (registrations, SIP bans), `dhcp` (leases, status),
-//! `devices` (discovered devices, adoption, provisioning bans), `error` (how failures answer).
+//! `devices` (discovered devices, adoption, provisioning bans), `media` (calls' RTP figures),
+//! `error` (how failures answer).
 
 mod auth;
+mod cdrs;
 mod devices;
 mod dhcp;
 mod error;
+mod forwarding;
+mod media;
 mod resources;
 mod sip;
 mod system;
@@ -47,6 +51,8 @@ pub struct AppState {
     pub provisioning: Option<Arc<crate::provision::service::Provisioner>>,
     /// The DHCP service's status (serving, refused, off), when the daemon runs.
     pub dhcp: Option<Arc<crate::dhcp::DhcpShared>>,
+    /// The RTP media bridge, when it runs: its calls live in memory.
+    pub media: Option<crate::media::Bridge>,
 }
 
 impl AppState {
@@ -64,6 +70,7 @@ impl AppState {
             sip: None,
             provisioning: None,
             dhcp: None,
+            media: None,
         }
     }
 }
@@ -87,11 +94,15 @@ pub fn router_with(state: AppState, extra: Router<()>) -> Router<()> {
         .route("/site", get(system::get_site).put(system::put_site))
         .route("/audit", get(system::audit))
         .route("/registrations", get(sip::registrations))
+        .route("/cdrs", get(cdrs::list))
+        .route("/cdrs.csv", get(cdrs::csv))
         .route("/sip/bans", get(sip::bans))
         .route("/sip/bans/:address", axum::routing::delete(sip::lift_ban))
         .route("/dhcp/leases", get(dhcp::leases))
         .route("/dhcp/status", get(dhcp::status))
+        .route("/media", get(media::calls))
         .merge(resources::routes())
+        .merge(forwarding::routes())
         .merge(devices::routes());
     Router::new()
         .nest("/api/v1", api)

@@ -3,11 +3,15 @@
 //!
 //! 1. defences: banned or over-rate sources are dropped unanswered;
 //! 2. parse: malformed requests get 400 with the reason, junk is dropped;
-//! 3. transactions: a retransmission gets the answer already given;
-//! 4. method: REGISTER to the registrar, OPTIONS answered 200, the rest 405/501;
-//! 5. remember the answer for retransmissions.
+//! 3. responses go to the B2BUA's client transactions; ACK to its INVITE transactions or to
+//!    the call it confirms; INVITE to the B2BUA, which keeps its own INVITE transactions;
+//! 4. transactions: a retransmitted non-INVITE request gets the answer already given;
+//! 5. method: REGISTER to the registrar, OPTIONS answered 200, BYE and CANCEL to the B2BUA,
+//!    the rest 405/501;
+//! 6. remember the answer for retransmissions.
 //!
-//! Drivers (UDP, TCP, TLS) call `handle` and do what the `Output` says.
+//! Drivers (UDP, TCP, TLS) call `handle` and do what the `Output` says; a timer task calls
+//! `on_timer` at the `deadline` the last output named.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -18,6 +22,10 @@ use std::time::Instant;
 use rsip::headers::UntypedHeader;
 use rsip::prelude::HeadersExt;
 
+use super::b2bua::cdr::CallRecord;
+use super::b2bua::inbound::{InviteCx, InviteEvent};
+use super::b2bua::media::Direct;
+use super::b2bua::{B2bua, Env, Outgoing};
 use super::defence::{Admit, Defence, DefenceConfig};
 use super::digest::Nonces;
 use super::directory::Directory;
@@ -25,8 +33,9 @@ use super::location::{Binding, Change, Location};
 use super::message::{self, Parsed, ReplyBase, Transport};
 use super::registrar::{self, Context, Event, RegistrarConfig};
 use super::transaction::{Key, Seen, Transactions};
+use crate::site::SiteDoc;
 
-const ALLOW: &str = "REGISTER, OPTIONS";
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS";
 
 /// The time, as the core is told it: a monotonic instant for timers and Unix seconds for
 /// what is stored or shown.
@@ -42,8 +51,8 @@ impl Now {
     }
 }
 
-/// What the driver must do for one incoming message.
-#[derive(Debug, Default, PartialEq, Eq)]
+/// What the driver must do for one incoming message (or timer).
+#[derive(Debug, Default, PartialEq)]
 pub struct Output {
     /// Bytes to send back to the source.
     pub reply: Option<Vec<u8>>,
@@ -51,6 +60,12 @@ pub struct Output {
     pub changes: Vec<Change>,
     /// What happened, for metrics and logs.
     pub outcome: Outcome,
+    /// Messages to other destinations (the B2BUA's legs), or to the source beyond `reply`.
+    pub sends: Vec<Outgoing>,
+    /// Calls that ended: their CDRs, to write.
+    pub records: Vec<CallRecord>,
+    /// When `on_timer` is due next.
+    pub deadline: Option<Instant>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +78,9 @@ pub enum Outcome {
     Retransmission,
     Answered(u16),
     Register(Event),
+    Invite(InviteEvent),
+    /// A response, handed to the B2BUA's transactions.
+    Response,
 }
 
 pub struct SipCore {
@@ -72,6 +90,9 @@ pub struct SipCore {
     transactions: Transactions,
     nonces: Nonces,
     config: RegistrarConfig,
+    pub b2bua: B2bua,
+    /// The site config routing decides against (refreshed with the directory).
+    pub site: Arc<SiteDoc>,
 }
 
 impl SipCore {
@@ -89,14 +110,50 @@ impl SipCore {
             transactions: Transactions::default(),
             nonces: Nonces::new(nonce_key, 300),
             config,
+            b2bua: B2bua::new(
+                SocketAddr::from(([127, 0, 0, 1], 5060)),
+                u64::from_be_bytes([nonce_key[0], nonce_key[1], nonce_key[2], nonce_key[3], 0, 0, 0, 1]),
+                Box::new(Direct),
+            ),
+            site: Arc::new(SiteDoc::default()),
         }
     }
 
+    /// Adds what the B2BUA produced to `out`, and the next deadline.
+    fn finish(&mut self, mut out: Output) -> Output {
+        let (sends, records) = self.b2bua.drain();
+        out.sends.extend(sends);
+        out.records.extend(records);
+        out.deadline = self.b2bua.deadline();
+        out
+    }
+
+    /// Timers of the B2BUA's transactions and calls.
+    pub fn on_timer(&mut self, now: Now) -> Output {
+        self.b2bua.on_timer(&Env { now, location: &self.location });
+        self.finish(Output::default())
+    }
+
+    /// The media bridge saw no packets of `call` for too long.
+    pub fn on_media_timeout(&mut self, now: Now, call: u64) -> Output {
+        self.b2bua.on_media_timeout(&Env { now, location: &self.location }, call);
+        self.finish(Output::default())
+    }
+
     pub fn handle(&mut self, now: Now, bytes: &[u8], source: SocketAddr, transport: Transport) -> Output {
+        let out = self.handle_inner(now, bytes, source, transport);
+        self.finish(out)
+    }
+
+    fn handle_inner(&mut self, now: Now, bytes: &[u8], source: SocketAddr, transport: Transport) -> Output {
         match self.defence.admit(now.at, source.ip()) {
             Admit::Yes => {}
             Admit::Banned => return Output { outcome: Outcome::Banned, ..Output::default() },
             Admit::OverRate => return Output { outcome: Outcome::OverRate, ..Output::default() },
+        }
+        if bytes.starts_with(b"SIP/2.0 ") {
+            self.b2bua.on_response(&Env { now, location: &self.location }, bytes);
+            return Output { outcome: Outcome::Response, ..Output::default() };
         }
         let req = match message::parse(bytes) {
             Parsed::Request(req) => req,
@@ -110,7 +167,22 @@ impl SipCore {
             }
         };
         if req.method == rsip::Method::Ack {
+            self.b2bua.on_ack(&Env { now, location: &self.location }, bytes);
             return Output::default();
+        }
+        if req.method == rsip::Method::Invite {
+            let cx = InviteCx {
+                env: Env { now, location: &self.location },
+                source,
+                transport,
+                directory: &self.directory,
+                site: &self.site,
+                nonces: &self.nonces,
+                defence: &mut self.defence,
+                algorithms: &self.config.algorithms,
+            };
+            let event = self.b2bua.on_invite(cx, &req, bytes);
+            return Output { outcome: Outcome::Invite(event), ..Output::default() };
         }
         let Some(key) = Key::of(&req) else {
             return Output { outcome: Outcome::Malformed, ..Output::default() };
@@ -145,10 +217,16 @@ impl SipCore {
                 let headers = vec![("Allow", ALLOW.to_owned()), ("Accept", "application/sdp".to_owned())];
                 (200, "OK".to_owned(), headers, Vec::new(), Outcome::Answered(200))
             }
-            rsip::Method::Invite
-            | rsip::Method::Bye
-            | rsip::Method::Cancel
-            | rsip::Method::Subscribe
+            rsip::Method::Bye | rsip::Method::Cancel => {
+                let env = Env { now, location: &self.location };
+                let (code, reason) = if req.method == rsip::Method::Bye {
+                    self.b2bua.on_bye(&env, bytes)
+                } else {
+                    self.b2bua.on_cancel(&env, bytes)
+                };
+                (code, reason.to_owned(), Vec::new(), Vec::new(), Outcome::Answered(code))
+            }
+            rsip::Method::Subscribe
             | rsip::Method::Notify
             | rsip::Method::Message
             | rsip::Method::Refer
@@ -172,7 +250,7 @@ impl SipCore {
         };
         let reply = base.response(code, &reason, &to_tag, &headers);
         self.transactions.on_response(&key, &reply, transport.reliable());
-        Output { reply: Some(reply), changes, outcome }
+        Output { reply: Some(reply), changes, outcome, ..Output::default() }
     }
 
     /// Periodic work: expired bindings (to persist as removals), old transactions, idle sources.
@@ -185,11 +263,15 @@ impl SipCore {
     pub fn set_directory(&mut self, directory: Arc<Directory>) {
         self.directory = directory;
     }
+
+    pub fn set_site(&mut self, site: Arc<SiteDoc>) {
+        self.site = site;
+    }
 }
 
 /// A To tag that is the same for every retransmission of a request (no randomness needed:
 /// uniqueness per dialog is all RFC 3261 asks of it).
-fn tag(call_id: &str) -> String {
+pub(crate) fn tag(call_id: &str) -> String {
     let mut h = DefaultHasher::new();
     call_id.hash(&mut h);
     format!("{:016x}", h.finish())

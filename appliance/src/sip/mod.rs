@@ -1,10 +1,16 @@
-//! The SIP side of the box: registrar (and, later, the B2BUA).
+//! The SIP side of the box: registrar and B2BUA (the call controller).
 //!
 //! Layout: the pure core is `core` (the order of steps for each request), `message` (rsip
-//! parse and build), `digest`, `transaction`, `registrar`, `location`, `defence`, `directory`,
-//! `framing`. The tokio drivers are `udp`, `stream` (TCP and TLS) and `persist` (writes
-//! binding changes in batches, then sends the answers that waited for them).
+//! parse and build), `digest`, `auth` (digest checks shared by REGISTER and INVITE),
+//! `transaction` (non-INVITE server transactions), `txn` (client and INVITE server
+//! transactions), `registrar`, `location`, `defence`, `directory`, `framing`, `b2bua` (calls).
+//! The tokio drivers are `udp`, `stream` (TCP and TLS), `persist` (writes binding changes in
+//! batches, then sends the answers that waited for them), `timer` (fires the core's deadlines
+//! and media events) and `cdrs` (writes call records).
 
+pub mod auth;
+pub mod b2bua;
+pub mod bridge;
 pub mod core;
 pub mod defence;
 pub mod digest;
@@ -16,16 +22,21 @@ pub mod persist;
 pub mod registrar;
 pub mod stream;
 pub mod transaction;
+pub mod txn;
+pub mod timer;
 pub mod udp;
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use self::core::{Now, Outcome, SipCore};
+use self::b2bua::cdr::CallRecord;
+use self::b2bua::Outgoing;
+use self::core::{Now, Output, Outcome, SipCore};
 use self::directory::Directory;
 use self::message::Transport;
 use crate::metrics::{Kind, Metrics};
@@ -61,6 +72,14 @@ pub struct Shared {
     pub store: Store,
     pub metrics: Metrics,
     persist: mpsc::Sender<persist::Job>,
+    /// The UDP socket, once its driver runs: every UDP message leaves from it.
+    udp: OnceLock<Arc<tokio::net::UdpSocket>>,
+    /// Open TCP/TLS connections by peer: a message to a phone registered over one goes back
+    /// on it (RFC 5626 style connection reuse; the box opens none of its own yet).
+    streams: Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>,
+    /// The core's next deadline, for the timer task.
+    deadline: watch::Sender<Option<Instant>>,
+    records: mpsc::Sender<CallRecord>,
 }
 
 impl Shared {
@@ -68,10 +87,83 @@ impl Shared {
         self.core.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    pub fn set_udp(&self, socket: Arc<tokio::net::UdpSocket>) {
+        let _ = self.udp.set(socket);
+    }
+
+    pub fn stream_opened(&self, peer: SocketAddr, tx: mpsc::Sender<Vec<u8>>) {
+        self.streams.lock().unwrap_or_else(|p| p.into_inner()).insert(peer, tx);
+    }
+
+    pub fn stream_closed(&self, peer: SocketAddr) {
+        self.streams.lock().unwrap_or_else(|p| p.into_inner()).remove(&peer);
+    }
+
+    /// Sends what the core asked for beyond the reply, queues CDRs, and rearms the timer.
+    pub async fn dispatch(&self, sends: Vec<Outgoing>, records: Vec<CallRecord>, deadline: Option<Instant>) {
+        for out in sends {
+            self.deliver(out).await;
+        }
+        for record in records {
+            self.metrics.inc("outpost_calls_total", &[("disposition", record.disposition.as_str())]);
+            if self.records.send(record).await.is_err() {
+                tracing::warn!("CDR writer has stopped: record lost");
+            }
+        }
+        self.metrics.set("outpost_calls_active", &[], self.core().b2bua.active() as f64);
+        self.deadline.send_if_modified(|d| {
+            let changed = *d != deadline;
+            *d = deadline;
+            changed
+        });
+    }
+
+    async fn deliver(&self, out: Outgoing) {
+        match out.to.transport {
+            Transport::Udp => match self.udp.get() {
+                Some(socket) => {
+                    if let Err(e) = socket.send_to(&out.bytes, out.to.addr).await {
+                        tracing::debug!(to = %out.to.addr, error = %e, "SIP send failed");
+                    }
+                }
+                None => tracing::warn!(to = %out.to.addr, "no UDP listener: message not sent"),
+            },
+            Transport::Tcp | Transport::Tls => {
+                let tx = self.streams.lock().unwrap_or_else(|p| p.into_inner()).get(&out.to.addr).cloned();
+                match tx {
+                    Some(tx) => {
+                        let _ = tx.send(out.bytes).await;
+                    }
+                    None => tracing::info!(to = %out.to.addr, "the phone's connection is closed: message not sent"),
+                }
+            }
+        }
+    }
+
+    /// Anchors the media of every call on `bridge` from now on, and hangs up calls whose
+    /// media stops.
+    pub fn attach_media(self: &Arc<Self>, bridge: crate::media::Bridge, cancel: CancellationToken) {
+        self.core().b2bua.set_media(Box::new(bridge::BridgeAnchor::new(bridge.clone())));
+        tokio::spawn(bridge::watch_timeouts(self.clone(), bridge, cancel));
+    }
+
+    async fn after(&self, out: Output) {
+        self.dispatch(out.sends, out.records, out.deadline).await;
+    }
+
     /// Handles one message and sends (or queues) its answer.
     pub async fn process(&self, bytes: &[u8], source: SocketAddr, transport: Transport, path: &ReplyPath) {
-        let out = self.core().handle(Now::system(), bytes, source, transport);
+        let mut out = self.core().handle(Now::system(), bytes, source, transport);
+        let rest = Output {
+            sends: std::mem::take(&mut out.sends),
+            records: std::mem::take(&mut out.records),
+            deadline: out.deadline,
+            ..Output::default()
+        };
+        self.after(rest).await;
         let outcome = match out.outcome {
+            Outcome::Response => return,
+            Outcome::Invite(event) => event.name(),
             Outcome::Dropped => "dropped".to_owned(),
             Outcome::Banned => "banned".to_owned(),
             Outcome::OverRate => "over_rate".to_owned(),
@@ -123,16 +215,34 @@ pub async fn start(
     metrics.describe("outpost_sip_requests_total", Kind::Counter, "SIP requests by transport and outcome.");
     metrics.describe("outpost_sip_bindings", Kind::Gauge, "Registered contacts.");
     metrics.describe("outpost_sip_bans", Kind::Gauge, "Source addresses banned right now.");
+    metrics.describe("outpost_calls_active", Kind::Gauge, "Calls ringing or answered right now.");
+    metrics.describe("outpost_calls_total", Kind::Counter, "Calls ended, by disposition.");
     let now = crate::store::unix_now();
     let bindings = store.call(move |s| s.bindings(now)).await?;
     let doc = store.call(|s| s.export_site()).await?;
     let directory = Arc::new(Directory::from_doc(&doc));
     let nonce_key: [u8; 32] = crate::store::secrets::random_bytes()?;
     tracing::info!(bindings = bindings.len(), extensions = directory.extensions(), "SIP registrar ready");
-    let core = SipCore::new(directory, bindings, &nonce_key, settings.registrar.clone(), settings.defence.clone());
+    let mut core = SipCore::new(directory, bindings, &nonce_key, settings.registrar.clone(), settings.defence.clone());
+    core.set_site(Arc::new(doc));
+    core.b2bua.me = advertised(settings);
+    tracing::info!(address = %core.b2bua.me, "B2BUA ready");
     let (tx, rx) = mpsc::channel(4096);
-    let shared = Arc::new(Shared { core: Mutex::new(core), store: store.clone(), metrics, persist: tx });
-    tokio::spawn(persist::run(store, rx));
+    let (deadline, wake) = watch::channel(None);
+    let (records, records_rx) = mpsc::channel(4096);
+    let shared = Arc::new(Shared {
+        core: Mutex::new(core),
+        store: store.clone(),
+        metrics,
+        persist: tx,
+        udp: OnceLock::new(),
+        streams: Mutex::new(HashMap::new()),
+        deadline,
+        records,
+    });
+    tokio::spawn(persist::run(store.clone(), rx));
+    tokio::spawn(timer::run(shared.clone(), wake, cancel.clone()));
+    tokio::spawn(timer::write_records(store, records_rx));
     tokio::spawn(housekeeping(shared.clone(), cancel));
     Ok(shared)
 }
@@ -160,7 +270,10 @@ async fn housekeeping(shared: Arc<Shared>, cancel: CancellationToken) {
         match shared.store.call(|s| s.revision()).await {
             Ok(current) if current != revision => match shared.store.call(|s| s.export_site()).await {
                 Ok(doc) => {
-                    shared.core().set_directory(Arc::new(Directory::from_doc(&doc)));
+                    let mut core = shared.core();
+                    core.set_directory(Arc::new(Directory::from_doc(&doc)));
+                    core.set_site(Arc::new(doc));
+                    drop(core);
                     tracing::info!(revision = current, "SIP directory reloaded");
                 }
                 Err(e) => tracing::error!(error = %e, "cannot reload the SIP directory"),
@@ -169,4 +282,19 @@ async fn housekeeping(shared: Arc<Shared>, cancel: CancellationToken) {
             Err(e) => tracing::error!(error = %e, "cannot read the site revision"),
         }
     }
+}
+
+/// The address phones reach the box at, for Via and Contact of the B2BUA: the SIP listener's,
+/// or when it listens on every address, the one the box would use towards the LAN.
+fn advertised(settings: &SipSettings) -> SocketAddr {
+    let listen = settings.udp.or(settings.tcp).unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 5060)));
+    if !listen.ip().is_unspecified() {
+        return listen;
+    }
+    // Connecting a UDP socket sends nothing; it only picks the outgoing interface.
+    let ip = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect("192.0.2.1:9").map(|()| s))
+        .and_then(|s| s.local_addr())
+        .map_or(IpAddr::from([127, 0, 0, 1]), |a| a.ip());
+    SocketAddr::new(ip, listen.port())
 }

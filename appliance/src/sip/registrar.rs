@@ -9,7 +9,8 @@ use rsip::headers::UntypedHeader;
 use rsip::prelude::HeadersExt;
 
 use super::defence::Defence;
-use super::digest::{self, Algorithm, NonceCheck, Nonces};
+use super::auth::{authenticate, Check};
+use super::digest::{Algorithm, Nonces};
 use super::directory::Directory;
 use super::location::{Binding, Change, Location, LocationError, Origin, Update};
 use super::message::{split_list, Transport};
@@ -87,52 +88,27 @@ pub struct Context<'a> {
     pub config: &'a RegistrarConfig,
 }
 
-/// A password no extension has: checking an unknown user costs what checking a known one does.
-const DECOY: &str = "\u{0}decoy-password-never-valid";
-
 pub fn register(req: &rsip::Request, cx: Context<'_>) -> Decision {
     let host = req.uri.host_with_port.host.to_string();
     let Some(tenant) = cx.directory.tenant(&host) else {
         return answer(404, "Not Found: domain not served here", Event::Refused);
     };
     let realm = host.to_ascii_lowercase();
-    let challenge = |stale: bool| {
-        let nonce = cx.nonces.make(cx.unix.max(0) as u64, cx.source.ip());
-        let mut d = answer(401, "Unauthorized", Event::Challenged);
-        // RFC 8760: strongest first; phones pick the first they support.
-        for &alg in &cx.config.algorithms {
-            d.headers.push(("WWW-Authenticate", digest::challenge(&realm, &nonce, alg, stale)));
-        }
-        d
+    let check = Check {
+        now: cx.now,
+        unix: cx.unix,
+        source: cx.source,
+        nonces: cx.nonces,
+        defence: cx.defence,
+        algorithms: &cx.config.algorithms,
     };
-
-    let credentials = req
-        .authorization_header()
-        .and_then(|h| digest::parse_authorization(h.value()).ok())
-        .filter(|c| c.realm.eq_ignore_ascii_case(&realm))
-        .filter(|c| c.algorithm().is_ok_and(|a| cx.config.algorithms.iter().any(|o| o.base() == a.base())));
-    let Some(credentials) = credentials else {
-        return challenge(false);
+    let username = match authenticate(req, "REGISTER", &realm, tenant, check) {
+        Ok(user) => user,
+        Err(r) => return Decision { code: r.code, reason: r.reason, headers: r.headers, changes: Vec::new(), event: r.event },
     };
-    match cx.nonces.check(&credentials.nonce, cx.unix.max(0) as u64, cx.source.ip()) {
-        NonceCheck::Fresh => {}
-        NonceCheck::Stale => return challenge(true),
-        NonceCheck::Invalid => return challenge(false),
-    }
-    let secret = tenant.secrets.get(&credentials.username);
-    let ok = credentials.verify("REGISTER", secret.map_or(DECOY, String::as_str)) && secret.is_some();
-    if !ok {
-        // The same answer as for a missing Authorization: nothing tells an unknown extension
-        // from a wrong password.
-        cx.defence.auth_failed(cx.now, cx.source.ip(), &tenant.name, &credentials.username);
-        let mut d = challenge(false);
-        d.event = Event::AuthFailed;
-        return d;
-    }
-    cx.defence.auth_succeeded(cx.source.ip());
 
     let aor = req.to_header().ok().and_then(|h| user_of(h.value())).unwrap_or_default();
-    if aor != credentials.username {
+    if aor != username {
         return answer(403, "Forbidden: these credentials are not for this extension", Event::Refused);
     }
 

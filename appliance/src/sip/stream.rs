@@ -120,6 +120,8 @@ async fn connection<S>(
         let _ = writer.shutdown().await;
     });
     let path = ReplyPath::Stream(tx.clone());
+    // Requests to a phone registered over this connection go back on it.
+    shared.stream_opened(peer, tx.clone());
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut chunk = vec![0u8; 8192];
     'conn: loop {
@@ -164,6 +166,7 @@ async fn connection<S>(
             break;
         }
     }
+    shared.stream_closed(peer);
     drop(path);
     drop(tx);
     let _ = writer_task.await;

@@ -1,4 +1,5 @@
-//! SIP over UDP: one socket, one task, one preallocated buffer; no task per packet.
+//! SIP over UDP: one socket, one task, one preallocated buffer; no task per packet. The same
+//! socket sends the B2BUA's requests, so phones behind NAT see one address and port.
 
 use std::sync::Arc;
 
@@ -10,6 +11,8 @@ use super::{ReplyPath, Shared};
 
 pub async fn serve(socket: Arc<UdpSocket>, shared: Arc<Shared>, cancel: CancellationToken) -> anyhow::Result<()> {
     let mut buf = vec![0u8; MAX_MESSAGE + 1];
+    // The B2BUA's messages to phones registered over UDP leave from this socket too.
+    shared.set_udp(socket.clone());
     loop {
         let (len, source) = tokio::select! {
             () = cancel.cancelled() => return Ok(()),

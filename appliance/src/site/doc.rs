@@ -72,8 +72,11 @@ pub struct Tenant {
     pub outbound_routes: Vec<OutboundRoute>,
 }
 
+/// Emergency numbers of a tenant that does not list its own.
+pub const DEFAULT_EMERGENCY_NUMBERS: [&str; 2] = ["112", "911"];
+
 fn default_emergency() -> Vec<String> {
-    vec!["112".into(), "911".into()]
+    DEFAULT_EMERGENCY_NUMBERS.iter().map(|n| (*n).to_owned()).collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +88,49 @@ pub struct Extension {
     /// SIP digest password. Omitted on apply: the stored one is kept, or a new one generated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// Every call to this extension goes here instead: an extension or ring group number of the
+    /// same tenant, or an outside number. Checked before the phone rings, so it wins over the
+    /// two below.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_always: Option<String>,
+    /// Where a call goes when the extension is busy (or refuses the call).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_busy: Option<String>,
+    /// Where a call goes when the extension has rung `no_answer_secs` without an answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_no_answer: Option<String>,
+    /// Seconds the phone rings before `forward_no_answer` takes over (5-120). Left out of an
+    /// export when it is the default, so documents written before forwarding existed
+    /// round-trip unchanged.
+    #[serde(default = "default_no_answer_secs", skip_serializing_if = "is_default_no_answer_secs")]
+    pub no_answer_secs: u32,
+}
+
+/// Struct literals elsewhere (tests, `outpostctl`) write `..Default::default()`, so that a new
+/// optional field does not touch every caller.
+impl Default for Extension {
+    fn default() -> Self {
+        Extension {
+            number: String::new(),
+            name: String::new(),
+            secret: None,
+            forward_always: None,
+            forward_busy: None,
+            forward_no_answer: None,
+            no_answer_secs: DEFAULT_NO_ANSWER_SECS,
+        }
+    }
+}
+
+/// Seconds an extension rings before forward-no-answer, unless it says otherwise.
+pub const DEFAULT_NO_ANSWER_SECS: u32 = 20;
+
+fn default_no_answer_secs() -> u32 {
+    DEFAULT_NO_ANSWER_SECS
+}
+
+fn is_default_no_answer_secs(n: &u32) -> bool {
+    *n == DEFAULT_NO_ANSWER_SECS
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

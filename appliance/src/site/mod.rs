@@ -3,6 +3,7 @@
 //! cloud all read and write this one document; see `docs/site-config.md`.
 
 pub mod doc;
+pub mod forwarding;
 pub mod validate;
 
 pub use doc::*;

@@ -96,3 +96,102 @@ proptest::proptest! {
         proptest::prop_assert_eq!(normalize_mac(&mac), Some(mac.clone()));
     }
 }
+
+/// The example with forwarding set on acme's extensions 101, 102 and 103 (in that order).
+fn with_forwarding(f101: &str, f102: &str, f103: &str) -> String {
+    EXAMPLE
+        .replace("secret = \"correct-horse-101\"", &format!("secret = \"correct-horse-101\"\n{f101}"))
+        .replace("secret = \"battery-staple-102\"", &format!("secret = \"battery-staple-102\"\n{f102}"))
+        .replace("secret = \"tr0ub4dor-and-3\"", &format!("secret = \"tr0ub4dor-and-3\"\n{f103}"))
+}
+
+fn problems(text: &str) -> Vec<String> {
+    match from_toml(text) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.reasons().into_iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+#[test]
+fn forwarding_to_extensions_groups_and_outside_numbers_is_accepted() {
+    let text = with_forwarding(
+        "forward_always = \"600\"",
+        "forward_busy = \"103\"\nforward_no_answer = \"0301234567\"\nno_answer_secs = 30",
+        "forward_no_answer = \"+4940123450\"",
+    );
+    let doc = from_toml(&text).expect("valid");
+    let x = &doc.tenants[0].extensions[1];
+    assert_eq!((x.forward_busy.as_deref(), x.no_answer_secs), (Some("103"), 30));
+    assert_eq!(doc.tenants[0].extensions[2].no_answer_secs, 20);
+    assert_eq!(from_toml(&to_toml(&doc)).expect("valid"), doc);
+}
+
+#[test]
+fn bad_forwarding_names_the_field_and_the_reason() {
+    let text = with_forwarding(
+        "forward_always = \"101\"",
+        "forward_busy = \"555\"\nno_answer_secs = 3",
+        "forward_no_answer = \"112\"\nforward_busy = \"10a\"",
+    );
+    let got = problems(&text);
+    let want = [
+        "tenants[0].extensions[0].forward_always: extension 101 forwards to itself",
+        "tenants[0].extensions[1].forward_busy: no extension or ring group 555 in tenant `acme`, and no outbound route takes it",
+        "tenants[0].extensions[1].no_answer_secs: must be between 5 and 120 seconds",
+        "tenants[0].extensions[2].forward_busy: `10a` is not a number: `a` is not allowed: a number is digits, `*`, `#` and a leading `+`",
+        "tenants[0].extensions[2].forward_no_answer: 112 is an emergency number: emergency calls are dialled, never forwarded to",
+    ];
+    assert_eq!(got, want);
+}
+
+#[test]
+fn forwarding_to_another_tenants_extension_is_unknown() {
+    // Give bright a 105 that acme does not have: acme may not forward to it.
+    let text = with_forwarding("forward_always = \"105\"", "", "")
+        .replace("number = \"102\"\nname = \"Eve\"", "number = \"105\"\nname = \"Eve\"");
+    assert_eq!(
+        problems(&text),
+        ["tenants[0].extensions[0].forward_always: no extension or ring group 105 in tenant `acme`, and no outbound route takes it"]
+    );
+}
+
+#[test]
+fn forward_always_loops_are_reported_once() {
+    let text = with_forwarding("forward_always = \"102\"", "forward_always = \"103\"", "forward_always = \"101\"");
+    assert_eq!(problems(&text), ["tenants[0].extensions[0].forward_always: forwarding loop: 101 → 102 → 103 → 101"]);
+    // A DID that leads back to the extension is the extension itself.
+    let text = with_forwarding("", "", "").replace("destination = \"600\"", "destination = \"101\"");
+    let text = text
+        .replace("secret = \"correct-horse-101\"", "secret = \"correct-horse-101\"\nforward_busy = \"+4940123450\"");
+    assert_eq!(
+        problems(&text),
+        ["tenants[0].extensions[0].forward_busy: extension 101 forwards to itself (DID +4940123450 leads to it)"]
+    );
+    // A busy forward back and forth is mutual cover, not a loop: routing stops at the second.
+    let text = with_forwarding("forward_busy = \"102\"", "forward_busy = \"101\"", "");
+    assert_eq!(problems(&text), Vec::<String>::new());
+}
+
+#[test]
+fn forward_always_chains_longer_than_routing_follows_are_refused() {
+    let mut doc = from_toml(EXAMPLE).expect("valid");
+    let acme = &mut doc.tenants[0];
+    acme.extensions = (0..7)
+        .map(|i| Extension {
+            number: format!("20{i}"),
+            forward_always: (i < 6).then(|| format!("20{}", i + 1)),
+            ..Default::default()
+        })
+        .collect();
+    acme.devices.clear();
+    acme.ring_groups.clear();
+    acme.inbound_routes.clear();
+    let got: Vec<String> = validate(&mut doc).unwrap_err().into_iter().map(|e| e.to_string()).collect();
+    assert_eq!(
+        got,
+        ["tenants[0].extensions[0].forward_always: more than 5 forwards: 200 → 201 → 202 → 203 → 204 → 205 → 206"]
+    );
+    // Five forwards are fine.
+    doc.tenants[0].extensions.remove(0);
+    assert_eq!(validate(&mut doc), Ok(()));
+}

@@ -20,10 +20,10 @@ impl fmt::Display for FieldError {
     }
 }
 
-struct Errors(Vec<FieldError>);
+pub(super) struct Errors(Vec<FieldError>);
 
 impl Errors {
-    fn push(&mut self, field: impl Into<String>, reason: impl Into<String>) {
+    pub(super) fn push(&mut self, field: impl Into<String>, reason: impl Into<String>) {
         self.0.push(FieldError { field: field.into(), reason: reason.into() });
     }
 }
@@ -133,6 +133,8 @@ fn validate_tenant(tenant: &mut Tenant, at: &str, macs: &mut HashSet<String>, e:
             e.push(format!("{f}.member_timeout"), "must be between 5 and 300 seconds");
         }
     }
+
+    super::forwarding::check(tenant, at, e);
 
     for (i, dev) in tenant.devices.iter_mut().enumerate() {
         let f = format!("{at}.devices[{i}]");

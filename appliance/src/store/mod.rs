@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod cdrs;
 pub mod discovered;
 pub mod leases;
 pub mod registrations;
@@ -23,7 +24,12 @@ use rusqlite::Connection;
 pub use secrets::SecretBox;
 
 /// Schema steps, applied in order; the index + 1 is the schema version they lead to.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_dhcp.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_dhcp.sql"),
+    include_str!("migrations/0003_forwarding.sql"),
+    include_str!("migrations/0004_cdrs.sql"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

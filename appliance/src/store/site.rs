@@ -150,8 +150,18 @@ fn write_doc(tx: &Transaction<'_>, doc: &SiteDoc, secrets: &SecretBox, revision:
         for x in &t.extensions {
             let secret = secrets.seal_str(x.secret.as_deref().unwrap_or_default())?;
             tx.execute(
-                "INSERT INTO extensions (tenant_id, number, name, secret_enc) VALUES (?1, ?2, ?3, ?4)",
-                params![tid, x.number, x.name, secret],
+                "INSERT INTO extensions (tenant_id, number, name, secret_enc, forward_always, forward_busy,
+                 forward_no_answer, no_answer_secs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    tid,
+                    x.number,
+                    x.name,
+                    secret,
+                    x.forward_always,
+                    x.forward_busy,
+                    x.forward_no_answer,
+                    x.no_answer_secs
+                ],
             )?;
         }
         for (i, d) in t.devices.iter().enumerate() {
@@ -266,10 +276,24 @@ fn read_doc(tx: &Transaction<'_>, secrets: &SecretBox) -> Result<SiteDoc, StoreE
             domains: rows(tx, "SELECT domain FROM tenant_domains WHERE tenant_id = ?1 ORDER BY position", tid, |r| {
                 Ok(r.get(0)?)
             })?,
-            extensions: rows(tx, "SELECT number, name, secret_enc FROM extensions WHERE tenant_id = ?1 ORDER BY id", tid, |r| {
-                let blob: Vec<u8> = r.get(2)?;
-                Ok(Extension { number: r.get(0)?, name: r.get(1)?, secret: Some(secrets.open_str(&blob)?) })
-            })?,
+            extensions: rows(
+                tx,
+                "SELECT number, name, secret_enc, forward_always, forward_busy, forward_no_answer, no_answer_secs
+                 FROM extensions WHERE tenant_id = ?1 ORDER BY id",
+                tid,
+                |r| {
+                    let blob: Vec<u8> = r.get(2)?;
+                    Ok(Extension {
+                        number: r.get(0)?,
+                        name: r.get(1)?,
+                        secret: Some(secrets.open_str(&blob)?),
+                        forward_always: r.get(3)?,
+                        forward_busy: r.get(4)?,
+                        forward_no_answer: r.get(5)?,
+                        no_answer_secs: r.get(6)?,
+                    })
+                },
+            )?,
             devices: rows(
                 tx,
                 "SELECT mac, vendor, model, extension FROM devices WHERE tenant_id = ?1 ORDER BY position",
@@ -384,4 +408,82 @@ pub fn tenant_for_domain(store: &Store, domain: &str) -> Result<Option<String>, 
             |r| r.get(0),
         )
         .optional()?)
+}
+
+#[cfg(test)]
+mod forwarding_tests {
+    use rusqlite::Connection;
+
+    use super::super::MIGRATIONS;
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../../examples/site.toml");
+
+    fn key() -> SecretBox {
+        SecretBox::from_key(&[7; 32])
+    }
+
+    #[test]
+    fn forwarding_is_stored_and_exported() {
+        let s = Store::open_in_memory(key()).unwrap();
+        let mut doc = site::from_toml(EXAMPLE).unwrap();
+        let x = &mut doc.tenants[0].extensions[0];
+        x.forward_always = Some("600".into());
+        x.forward_busy = Some("102".into());
+        x.forward_no_answer = Some("0301234567".into());
+        x.no_answer_secs = 45;
+        s.apply_site(doc.clone(), "test").unwrap();
+        let mut exported = s.export_site().unwrap();
+        exported.revision = None;
+        assert_eq!(exported, doc);
+        // Clearing a forward is a change like any other, and it sticks.
+        exported.tenants[0].extensions[0].forward_always = None;
+        assert!(s.apply_site(exported, "test").unwrap().changed);
+        assert_eq!(s.export_site().unwrap().tenants[0].extensions[0].forward_always, None);
+    }
+
+    /// A box updated from a build without forwarding keeps its extensions, which get none.
+    #[test]
+    fn a_schema_2_database_gains_forwarding_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outpost.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(MIGRATIONS[1]).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (2);",
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO site_meta (id, revision, name, time_zone, updated_at) VALUES (1, 4, 'old', 'UTC', 0)",
+                [],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO tenants (id, name, display_name, emergency_numbers) VALUES (1, 'acme', '', '[\"112\"]')",
+                [],
+            )
+            .unwrap();
+            conn.execute("INSERT INTO tenant_domains (domain, tenant_id, position) VALUES ('acme.test', 1, 0)", [])
+                .unwrap();
+            let secret = key().seal_str("correct-horse-101").unwrap();
+            conn.execute(
+                "INSERT INTO extensions (tenant_id, number, name, secret_enc) VALUES (1, '101', 'Alice', ?1)",
+                [secret],
+            )
+            .unwrap();
+        }
+        let s = Store::open(&path, key()).unwrap();
+        assert_eq!(s.schema_version().unwrap(), 3.max(MIGRATIONS.len()));
+        let doc = s.export_site().unwrap();
+        let x = &doc.tenants[0].extensions[0];
+        assert_eq!(x.number, "101");
+        assert_eq!(
+            (x.forward_always.as_deref(), x.forward_busy.as_deref(), x.forward_no_answer.as_deref()),
+            (None, None, None)
+        );
+        assert_eq!(x.no_answer_secs, crate::site::DEFAULT_NO_ANSWER_SECS);
+        assert_eq!(doc.revision, Some(4));
+    }
 }

@@ -84,7 +84,7 @@ fn secrets_are_encrypted_at_rest_and_kept_when_omitted() {
     let mut doc = s.export_site().unwrap();
     doc.tenants[0].extensions[0].secret = None;
     doc.tenants[0].trunks[0].secret = None;
-    doc.tenants[0].extensions.push(site::Extension { number: "104".into(), name: String::new(), secret: None });
+    doc.tenants[0].extensions.push(site::Extension { number: "104".into(), ..Default::default() });
     s.apply_site(doc, "test").unwrap();
     let after = s.export_site().unwrap();
     assert_eq!(after.tenants[0].extensions[0].secret.as_deref(), Some("correct-horse-101"));

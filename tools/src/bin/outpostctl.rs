@@ -234,7 +234,7 @@ fn extension(client: &Client, cmd: ExtensionCmd) -> Result<()> {
         ExtensionCmd::Add { tenant, number, name, secret_env } => {
             let secret = secret_env.as_deref().map(from_env).transpose()?;
             let given = secret.is_some();
-            let ext = site::Extension { number, name: name.unwrap_or_default(), secret };
+            let ext = site::Extension { number, name: name.unwrap_or_default(), secret, ..Default::default() };
             let created = client.post(&tenant_path(&tenant.tenant, "extensions")?, &ext)?;
             println!("added extension {} to tenant {}", ext.number, tenant.tenant);
             // The box shows a generated secret in this answer only; a given one is not echoed.

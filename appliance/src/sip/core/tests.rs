@@ -309,9 +309,14 @@ fn options_is_a_keepalive_and_other_methods_are_refused_politely() {
         From: <sip:101@acme.pbx.local>;tag=a\r\nTo: <sip:acme.pbx.local>\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
     let out = core.handle(at(0), options, phone(), Transport::Udp);
     assert_eq!(status(&out), 200);
-    assert_eq!(header(&text(&out), "Allow"), vec!["REGISTER, OPTIONS"]);
+    assert_eq!(header(&text(&out), "Allow"), vec!["INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS"]);
     let invite = String::from_utf8_lossy(options).replace("OPTIONS", "INVITE").replace("o1", "i1");
-    assert_eq!(status(&core.handle(at(0), invite.as_bytes(), phone(), Transport::Udp)), 405);
+    let out = core.handle(at(0), invite.as_bytes(), phone(), Transport::Udp);
+    let sent: Vec<String> = out.sends.iter().map(|s| String::from_utf8_lossy(&s.bytes).into_owned()).collect();
+    assert!(sent[0].starts_with("SIP/2.0 100 Trying") && sent[1].starts_with("SIP/2.0 401 "), "{sent:?}");
+    assert!(out.sends.iter().all(|s| s.to.addr == phone()), "answered where it came from");
+    let subscribe = String::from_utf8_lossy(options).replace("OPTIONS", "SUBSCRIBE").replace("o1", "s1");
+    assert_eq!(status(&core.handle(at(0), subscribe.as_bytes(), phone(), Transport::Udp)), 405);
     let ack = String::from_utf8_lossy(options).replace("OPTIONS", "ACK").replace("o1", "a1");
     assert!(core.handle(at(0), ack.as_bytes(), phone(), Transport::Udp).reply.is_none(), "ACK is never answered");
 }

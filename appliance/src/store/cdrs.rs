@@ -1,0 +1,165 @@
+//! Call detail records: one row per call, written in one transaction when the call ends, read
+//! back with filters for the API and its CSV export.
+
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter};
+
+use super::{Store, StoreError};
+use crate::sip::b2bua::cdr::{CallRecord, Disposition};
+
+/// Which records to list; every field narrows.
+#[derive(Debug, Clone, Default)]
+pub struct CdrFilter {
+    pub tenant: Option<String>,
+    /// Caller or callee.
+    pub extension: Option<String>,
+    /// Calls started at or after / before these Unix times.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub disposition: Option<Disposition>,
+    pub limit: usize,
+}
+
+impl Store {
+    pub fn insert_cdr(&self, r: &CallRecord) -> Result<(), StoreError> {
+        let media = r.media.as_ref().map(serde_json::Value::to_string);
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO cdrs (call, tenant, caller, callee, dialled, start, answer, end, duration, disposition,
+                               status, hangup, legs, route, media)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            params![
+                r.call,
+                r.tenant,
+                r.caller,
+                r.callee,
+                r.dialled,
+                r.start,
+                r.answer,
+                r.end,
+                r.duration,
+                r.disposition.as_str(),
+                r.status,
+                r.hangup,
+                r.legs,
+                r.route,
+                media
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records matching `f`, newest first.
+    pub fn cdrs(&self, f: &CdrFilter) -> Result<Vec<CallRecord>, StoreError> {
+        let mut sql = String::from(
+            "SELECT call, tenant, caller, callee, dialled, start, answer, end, duration, disposition, status, hangup,
+                    legs, route, media FROM cdrs WHERE 1 = 1",
+        );
+        let mut args: Vec<Value> = Vec::new();
+        if let Some(t) = &f.tenant {
+            sql.push_str(" AND tenant = ?");
+            args.push(Value::Text(t.clone()));
+        }
+        if let Some(x) = &f.extension {
+            sql.push_str(" AND (caller = ? OR callee = ?)");
+            args.push(Value::Text(x.clone()));
+            args.push(Value::Text(x.clone()));
+        }
+        if let Some(s) = f.since {
+            sql.push_str(" AND start >= ?");
+            args.push(Value::Integer(s));
+        }
+        if let Some(u) = f.until {
+            sql.push_str(" AND start < ?");
+            args.push(Value::Integer(u));
+        }
+        if let Some(d) = f.disposition {
+            sql.push_str(" AND disposition = ?");
+            args.push(Value::Text(d.as_str().to_owned()));
+        }
+        sql.push_str(" ORDER BY start DESC, id DESC LIMIT ?");
+        args.push(Value::Integer(i64::try_from(f.limit.clamp(1, 100_000)).unwrap_or(1000)));
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args), |r| {
+            Ok((
+                (r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?),
+                (r.get::<_, String>(4)?, r.get::<_, i64>(5)?, r.get::<_, Option<i64>>(6)?, r.get::<_, i64>(7)?),
+                (r.get::<_, i64>(8)?, r.get::<_, String>(9)?, r.get::<_, Option<u16>>(10)?, r.get::<_, String>(11)?),
+                (r.get::<_, u32>(12)?, r.get::<_, String>(13)?, r.get::<_, Option<String>>(14)?),
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let ((call, tenant, caller, callee), (dialled, start, answer, end), (duration, d, status, hangup), rest) =
+                row?;
+            let (legs, route, media) = rest;
+            let disposition =
+                Disposition::parse(&d).ok_or_else(|| StoreError::Corrupt(format!("CDR disposition `{d}`")))?;
+            let media = media.and_then(|m| serde_json::from_str(&m).ok());
+            out.push(CallRecord {
+                call,
+                tenant,
+                caller,
+                callee,
+                dialled,
+                start,
+                answer,
+                end,
+                duration,
+                disposition,
+                status,
+                hangup,
+                legs,
+                route,
+                media,
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SecretBox;
+
+    fn record(call: &str, caller: &str, start: i64, disposition: Disposition) -> CallRecord {
+        CallRecord {
+            call: call.into(),
+            tenant: "acme".into(),
+            caller: caller.into(),
+            callee: "102".into(),
+            dialled: "102".into(),
+            start,
+            answer: Some(start + 2),
+            end: start + 10,
+            duration: 8,
+            disposition,
+            status: None,
+            hangup: "caller".into(),
+            legs: 1,
+            route: "extension 102".into(),
+            media: Some(serde_json::json!({"a": {"packets_in": 5}})),
+        }
+    }
+
+    #[test]
+    fn records_are_stored_and_filtered() {
+        let store = Store::open_in_memory(SecretBox::from_key(&[7; 32])).unwrap();
+        store.insert_cdr(&record("1", "101", 100, Disposition::Answered)).unwrap();
+        store.insert_cdr(&record("2", "103", 200, Disposition::Busy)).unwrap();
+        let all = store.cdrs(&CdrFilter { limit: 10, ..CdrFilter::default() }).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].call, "2", "newest first");
+        assert_eq!(all[1], record("1", "101", 100, Disposition::Answered), "round trip");
+        let busy = CdrFilter { disposition: Some(Disposition::Busy), limit: 10, ..CdrFilter::default() };
+        assert_eq!(store.cdrs(&busy).unwrap().len(), 1);
+        let ext = CdrFilter { extension: Some("101".into()), since: Some(50), until: Some(150), limit: 10, ..CdrFilter::default() };
+        assert_eq!(store.cdrs(&ext).unwrap().len(), 1);
+        let other = CdrFilter { tenant: Some("bright".into()), limit: 10, ..CdrFilter::default() };
+        assert!(store.cdrs(&other).unwrap().is_empty());
+    }
+}
