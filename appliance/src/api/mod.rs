@@ -5,7 +5,7 @@
 //! validation and one transaction per change.
 //!
 //! Layout: `auth` (login, sessions, roles), `resources` (CRUD over the document's collections),
-//! `system` (health, metrics, audit, the whole document), `sip` (registrations, SIP bans), `dhcp` (leases, status),
+//! `system` (health, metrics, audit, the whole document), `cdrs` (call records, CSV), `sip` (registrations, SIP bans), `dhcp` (leases, status),
 //! `devices` (discovered devices, adoption, provisioning bans), `media` (calls' RTP figures),
 //! `error` (how failures answer).
 

@@ -278,7 +278,6 @@ fn stats_of(call: &str, entry: &Entry) -> CallStats {
 /// if media came back and stopped again).
 async fn watch(bridge: Weak<Inner>, call: String, shared: Arc<CallShared>) {
     let mut silent = false;
-    let mut next = Instant::now();
     loop {
         let Some(inner) = bridge.upgrade() else { return };
         let timeout = inner.config.timeout;
@@ -298,8 +297,12 @@ async fn watch(bridge: Weak<Inner>, call: String, shared: Arc<CallShared>) {
         }
         drop(inner);
         // Wake at the next tick, or exactly when the timeout would be reached if that is sooner.
-        next += tick;
+        let next = Instant::now() + tick;
+        // Before arming, or once silent, the tick is enough; a due time already past would
+        // otherwise make this loop spin.
         let due = shared.epoch + Duration::from_micros(last) + timeout;
-        tokio::time::sleep_until(if !silent && due < next { due.max(Instant::now()) } else { next }).await;
+        let armed = shared.armed.load(std::sync::atomic::Ordering::Relaxed);
+        let wake = if armed && !silent && due < next && due > Instant::now() { due } else { next };
+        tokio::time::sleep_until(wake).await;
     }
 }

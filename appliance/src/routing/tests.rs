@@ -347,6 +347,10 @@ proptest! {
         for n in names {
             prop_assert!(own.contains(&n), "{n} is not an extension of {tenant}: {d:?}");
         }
+        // Other tenants make no difference at all: removing them changes no decision.
+        let mut alone = doc.clone();
+        alone.tenants.retain(|t| t.name == tenant);
+        prop_assert_eq!(call(&alone, tenant, caller, &dialled), d);
     }
 
     /// Random forwarding everywhere (loops, cross-tenant numbers, garbage): a decision comes

@@ -35,7 +35,7 @@ use super::registrar::{self, Context, Event, RegistrarConfig};
 use super::transaction::{Key, Seen, Transactions};
 use crate::site::SiteDoc;
 
-const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, REGISTER, OPTIONS";
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, REFER, REGISTER, OPTIONS";
 
 /// The time, as the core is told it: a monotonic instant for timers and Unix seconds for
 /// what is stored or shown.
@@ -130,13 +130,13 @@ impl SipCore {
 
     /// Timers of the B2BUA's transactions and calls.
     pub fn on_timer(&mut self, now: Now) -> Output {
-        self.b2bua.on_timer(&Env { now, location: &self.location });
+        self.b2bua.on_timer(&Env { now, location: &self.location, site: &self.site });
         self.finish(Output::default())
     }
 
     /// The media bridge saw no packets of `call` for too long.
     pub fn on_media_timeout(&mut self, now: Now, call: u64) -> Output {
-        self.b2bua.on_media_timeout(&Env { now, location: &self.location }, call);
+        self.b2bua.on_media_timeout(&Env { now, location: &self.location, site: &self.site }, call);
         self.finish(Output::default())
     }
 
@@ -152,7 +152,7 @@ impl SipCore {
             Admit::OverRate => return Output { outcome: Outcome::OverRate, ..Output::default() },
         }
         if bytes.starts_with(b"SIP/2.0 ") {
-            self.b2bua.on_response(&Env { now, location: &self.location }, bytes);
+            self.b2bua.on_response(&Env { now, location: &self.location, site: &self.site }, bytes);
             return Output { outcome: Outcome::Response, ..Output::default() };
         }
         let req = match message::parse(bytes) {
@@ -167,12 +167,12 @@ impl SipCore {
             }
         };
         if req.method == rsip::Method::Ack {
-            self.b2bua.on_ack(&Env { now, location: &self.location }, bytes);
+            self.b2bua.on_ack(&Env { now, location: &self.location, site: &self.site }, bytes);
             return Output::default();
         }
         if req.method == rsip::Method::Invite {
             let cx = InviteCx {
-                env: Env { now, location: &self.location },
+                env: Env { now, location: &self.location, site: &self.site },
                 source,
                 transport,
                 directory: &self.directory,
@@ -217,19 +217,18 @@ impl SipCore {
                 let headers = vec![("Allow", ALLOW.to_owned()), ("Accept", "application/sdp".to_owned())];
                 (200, "OK".to_owned(), headers, Vec::new(), Outcome::Answered(200))
             }
-            rsip::Method::Bye | rsip::Method::Cancel => {
-                let env = Env { now, location: &self.location };
-                let (code, reason) = if req.method == rsip::Method::Bye {
-                    self.b2bua.on_bye(&env, bytes)
-                } else {
-                    self.b2bua.on_cancel(&env, bytes)
+            rsip::Method::Bye | rsip::Method::Cancel | rsip::Method::Refer => {
+                let env = Env { now, location: &self.location, site: &self.site };
+                let (code, reason) = match req.method {
+                    rsip::Method::Bye => self.b2bua.on_bye(&env, bytes),
+                    rsip::Method::Cancel => self.b2bua.on_cancel(&env, bytes),
+                    _ => self.b2bua.on_refer(&env, bytes),
                 };
                 (code, reason.to_owned(), Vec::new(), Vec::new(), Outcome::Answered(code))
             }
             rsip::Method::Subscribe
             | rsip::Method::Notify
             | rsip::Method::Message
-            | rsip::Method::Refer
             | rsip::Method::Info
             | rsip::Method::Update
             | rsip::Method::PRack

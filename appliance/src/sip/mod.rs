@@ -21,9 +21,9 @@ pub mod message;
 pub mod persist;
 pub mod registrar;
 pub mod stream;
+pub mod timer;
 pub mod transaction;
 pub mod txn;
-pub mod timer;
 pub mod udp;
 
 use std::collections::HashMap;
@@ -36,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 use self::b2bua::cdr::CallRecord;
 use self::b2bua::Outgoing;
-use self::core::{Now, Output, Outcome, SipCore};
+use self::core::{Now, Outcome, Output, SipCore};
 use self::directory::Directory;
 use self::message::Transport;
 use crate::metrics::{Kind, Metrics};
@@ -147,48 +147,38 @@ impl Shared {
         tokio::spawn(bridge::watch_timeouts(self.clone(), bridge, cancel));
     }
 
-    async fn after(&self, out: Output) {
-        self.dispatch(out.sends, out.records, out.deadline).await;
-    }
-
-    /// Handles one message and sends (or queues) its answer.
+    /// Handles one message: its answer first (a 200 for a CANCEL goes before the 487 it
+    /// causes), then what it made the B2BUA send elsewhere.
     pub async fn process(&self, bytes: &[u8], source: SocketAddr, transport: Transport, path: &ReplyPath) {
-        let mut out = self.core().handle(Now::system(), bytes, source, transport);
-        let rest = Output {
-            sends: std::mem::take(&mut out.sends),
-            records: std::mem::take(&mut out.records),
-            deadline: out.deadline,
-            ..Output::default()
-        };
-        self.after(rest).await;
-        let outcome = match out.outcome {
-            Outcome::Response => return,
-            Outcome::Invite(event) => event.name(),
-            Outcome::Dropped => "dropped".to_owned(),
-            Outcome::Banned => "banned".to_owned(),
-            Outcome::OverRate => "over_rate".to_owned(),
-            Outcome::Malformed => "malformed".to_owned(),
-            Outcome::Retransmission => "retransmission".to_owned(),
-            Outcome::Answered(code) => code.to_string(),
+        let out = self.core().handle(Now::system(), bytes, source, transport);
+        let Output { reply, changes, outcome, sends, records, deadline } = out;
+        let outcome = match outcome {
+            Outcome::Response => None,
+            Outcome::Invite(event) => Some(event.name()),
+            Outcome::Dropped => Some("dropped".to_owned()),
+            Outcome::Banned => Some("banned".to_owned()),
+            Outcome::OverRate => Some("over_rate".to_owned()),
+            Outcome::Malformed => Some("malformed".to_owned()),
+            Outcome::Retransmission => Some("retransmission".to_owned()),
+            Outcome::Answered(code) => Some(code.to_string()),
             Outcome::Register(event) => {
                 if event == registrar::Event::AuthFailed {
                     tracing::info!(%source, "SIP authentication failed");
                 }
-                format!("register_{}", event.name())
+                Some(format!("register_{}", event.name()))
             }
         };
-        self.metrics.inc("outpost_sip_requests_total", &[("transport", transport.name()), ("outcome", &outcome)]);
-        let Some(reply) = out.reply else { return };
-        if out.changes.is_empty() {
-            path.send(reply).await;
-        } else if self
-            .persist
-            .send(persist::Job { changes: out.changes, reply: Some((reply, path.clone())) })
-            .await
-            .is_err()
-        {
-            tracing::warn!("SIP persistence has stopped: answer not sent");
+        if let Some(outcome) = outcome {
+            self.metrics.inc("outpost_sip_requests_total", &[("transport", transport.name()), ("outcome", &outcome)]);
         }
+        if let Some(reply) = reply {
+            if changes.is_empty() {
+                path.send(reply).await;
+            } else if self.persist.send(persist::Job { changes, reply: Some((reply, path.clone())) }).await.is_err() {
+                tracing::warn!("SIP persistence has stopped: answer not sent");
+            }
+        }
+        self.dispatch(sends, records, deadline).await;
     }
 }
 

@@ -8,8 +8,8 @@ use std::time::Instant;
 use rsip::headers::UntypedHeader;
 use rsip::prelude::HeadersExt;
 
-use super::defence::Defence;
 use super::auth::{authenticate, Check};
+use super::defence::Defence;
 use super::digest::{Algorithm, Nonces};
 use super::directory::Directory;
 use super::location::{Binding, Change, Location, LocationError, Origin, Update};
@@ -104,7 +104,9 @@ pub fn register(req: &rsip::Request, cx: Context<'_>) -> Decision {
     };
     let username = match authenticate(req, "REGISTER", &realm, tenant, check) {
         Ok(user) => user,
-        Err(r) => return Decision { code: r.code, reason: r.reason, headers: r.headers, changes: Vec::new(), event: r.event },
+        Err(r) => {
+            return Decision { code: r.code, reason: r.reason, headers: r.headers, changes: Vec::new(), event: r.event }
+        }
     };
 
     let aor = req.to_header().ok().and_then(|h| user_of(h.value())).unwrap_or_default();

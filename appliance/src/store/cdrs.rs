@@ -157,7 +157,13 @@ mod tests {
         assert_eq!(all[1], record("1", "101", 100, Disposition::Answered), "round trip");
         let busy = CdrFilter { disposition: Some(Disposition::Busy), limit: 10, ..CdrFilter::default() };
         assert_eq!(store.cdrs(&busy).unwrap().len(), 1);
-        let ext = CdrFilter { extension: Some("101".into()), since: Some(50), until: Some(150), limit: 10, ..CdrFilter::default() };
+        let ext = CdrFilter {
+            extension: Some("101".into()),
+            since: Some(50),
+            until: Some(150),
+            limit: 10,
+            ..CdrFilter::default()
+        };
         assert_eq!(store.cdrs(&ext).unwrap().len(), 1);
         let other = CdrFilter { tenant: Some("bright".into()), limit: 10, ..CdrFilter::default() };
         assert!(store.cdrs(&other).unwrap().is_empty());

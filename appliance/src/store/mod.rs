@@ -4,7 +4,7 @@
 //! or the new state. Secrets are encrypted at rest under the box key (`secrets`).
 //!
 //! Layout: `site` (apply/export of the site config), `admin` (users and API sessions), `audit`,
-//! `secrets` (the box key and AES-GCM), `leases` (DHCP), `migrations/` (schema, one numbered file per step).
+//! `secrets` (the box key and AES-GCM), `leases` (DHCP), `cdrs` (call records), `migrations/` (schema, one numbered file per step).
 
 pub mod admin;
 pub mod audit;

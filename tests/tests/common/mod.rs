@@ -68,6 +68,8 @@ pub struct Extra {
     pub netns: Option<String>,
     /// `[tftp] listen` as given (overrides `tftp`), e.g. `"0.0.0.0:69"` inside a namespace.
     pub tftp_listen: Option<String>,
+    /// Lines for the `[rtp]` table of outpost.toml (none: the defaults).
+    pub rtp_config: String,
 }
 
 pub struct Outpost {
@@ -123,6 +125,7 @@ impl Outpost {
         let config = data.path().join("outpost.toml");
         let dhcp =
             if extra.dhcp_config.is_empty() { String::new() } else { format!("[dhcp]\n{}\n", extra.dhcp_config) };
+        let dhcp = if extra.rtp_config.is_empty() { dhcp } else { format!("{dhcp}[rtp]\n{}\n", extra.rtp_config) };
         std::fs::write(
             &config,
             format!(

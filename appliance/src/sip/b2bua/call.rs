@@ -103,6 +103,10 @@ pub struct Call {
     pub forget_at: Option<Instant>,
     /// A's ACK of our 2xx came.
     pub a_acked: bool,
+    /// A re-INVITE being passed through.
+    pub reinvite: Option<super::reinvite::Reinvite>,
+    /// A blind transfer ringing its target.
+    pub transfer: Option<super::transfer::Transfer>,
 }
 
 impl Call {

@@ -79,11 +79,7 @@ impl<'a> Head<'a> {
 
     /// Every value of a header, comma-separated lists split.
     pub fn all(&self, name: &str) -> Vec<&'a str> {
-        self.lines
-            .iter()
-            .filter(|(n, _)| long_name(n) == name)
-            .flat_map(|(_, v)| split_list(v))
-            .collect()
+        self.lines.iter().filter(|(n, _)| long_name(n) == name).flat_map(|(_, v)| split_list(v)).collect()
     }
 
     pub fn get(&self, name: &str) -> Option<&'a str> {

@@ -13,7 +13,7 @@ use crate::routing::Decision;
 use crate::sip::txn::server_invite::Input as ServerInput;
 
 /// Methods the box handles on a call's dialogs.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, REFER, OPTIONS";
 
 /// The `Reason` header (RFC 3326) that says why a call was refused or a fork cancelled.
 pub fn reason_header(code: u16, text: &str) -> (&'static str, String) {
@@ -71,7 +71,7 @@ impl B2bua {
         call.step_until = ring_for.map(|d| env.now.at + d);
     }
 
-    fn place_fork(&mut self, now: Instant, call: &mut Call, ext: &str, uri: String, dest: Dest) {
+    pub(crate) fn place_fork(&mut self, now: Instant, call: &mut Call, ext: &str, uri: String, dest: Dest) {
         let (call_id, tag, branch) = (self.unique(), self.unique(), format!("z9hG4bK{}", self.unique()));
         let from = format!("{}<sip:{}@{}>;tag={tag}", call.a_from_display, call.caller, call.domain);
         let to = format!("<sip:{ext}@{}>", call.domain);
@@ -93,7 +93,7 @@ impl B2bua {
         .bytes();
         let index = call.forks.len();
         self.by_b.insert(call_id.clone(), (call.id, index));
-        self.start_client(now, branch.clone(), dest, request, Owner::Fork { call: call.id, fork: index });
+        self.start_client(now, &branch, dest, request, Owner::Fork { call: call.id, fork: index });
         call.forks.push(Fork {
             extension: ext.to_owned(),
             dest,
@@ -136,8 +136,8 @@ impl B2bua {
                     content_type: None,
                 }
                 .bytes();
-                let (dest, branch) = (f.dest, format!("{}-cancel", f.branch));
-                self.start_client(now, branch, dest, request, Owner::Fire);
+                let (dest, branch) = (f.dest, f.branch.clone());
+                self.start_client(now, &branch, dest, request, Owner::Fire);
             }
             ForkState::Answered | ForkState::Done => {}
         }
@@ -183,7 +183,14 @@ impl B2bua {
     }
 
     /// Answers A with a failure (Reason header included) and ends the call.
-    pub(crate) fn fail(&mut self, now: crate::sip::core::Now, call: &mut Call, code: u16, phrase: &str, d: Disposition) {
+    pub(crate) fn fail(
+        &mut self,
+        now: crate::sip::core::Now,
+        call: &mut Call,
+        code: u16,
+        phrase: &str,
+        d: Disposition,
+    ) {
         tracing::info!(call = call.id, code, reason = phrase, "call refused");
         let text = phrase.split_once(": ").map_or(phrase, |(_, t)| t);
         self.respond_a(now.at, call, code, phrase, b"", vec![reason_header(code, text)]);

@@ -11,7 +11,6 @@ use super::fork::reason_header;
 use super::media::Side;
 use super::{B2bua, Env, ServerEntry};
 use crate::routing::{self, CallRequest};
-use crate::site::SiteDoc;
 use crate::sip::auth::{authenticate, Check};
 use crate::sip::defence::Defence;
 use crate::sip::digest::{Algorithm, Nonces};
@@ -20,6 +19,7 @@ use crate::sip::message::{ReplyBase, Transport};
 use crate::sip::registrar::Event;
 use crate::sip::txn::server_invite::Input as ServerInput;
 use crate::sip::txn::ServerInvite;
+use crate::site::SiteDoc;
 
 /// What became of an INVITE, for metrics and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +30,8 @@ pub enum InviteEvent {
     Refused(u16),
     Retransmission,
     Malformed,
+    /// A re-INVITE passed to the other side of a call.
+    Reinvite,
 }
 
 impl InviteEvent {
@@ -41,6 +43,7 @@ impl InviteEvent {
             InviteEvent::Refused(code) => format!("invite_{code}"),
             InviteEvent::Retransmission => "retransmission".into(),
             InviteEvent::Malformed => "malformed".into(),
+            InviteEvent::Reinvite => "reinvite".into(),
         }
     }
 }
@@ -74,7 +77,9 @@ impl B2bua {
         let trying = response(&base, 100, "Trying", &to_tag, Vec::new());
         let (txn, step) = ServerInvite::start(cx.transport.reliable(), trying);
         self.send_all(dest, &step);
-        self.servers.insert(key.clone(), ServerEntry { txn, dest, call: None });
+        let cseq = head.cseq().map(|(n, _)| n.to_string()).unwrap_or_default();
+        let call_id = head.get("call-id").unwrap_or_default().to_owned();
+        self.servers.insert(key.clone(), ServerEntry { txn, dest, call: None, call_id, cseq });
         let refuse = |me: &mut B2bua, code: u16, phrase: &str, extra: Vec<(&'static str, String)>| {
             let bytes = response(&base, code, phrase, &to_tag, extra);
             if let Some(entry) = me.servers.get_mut(&key) {
@@ -83,9 +88,26 @@ impl B2bua {
             }
         };
         if head.get("to").and_then(|to| dialog::param(to, "tag")).is_some() {
-            // Hold, resume and codec changes are not passed through yet: the call stays as is.
-            refuse(self, 488, "Not Acceptable Here: re-INVITE is not supported yet", Vec::new());
-            return InviteEvent::Refused(488);
+            // Inside a dialog: a re-INVITE from A, or from the answering B leg.
+            let call_id = head.get("call-id").unwrap_or_default();
+            let from_side = match (self.by_a.get(call_id), self.by_b.get(call_id)) {
+                (Some(&id), _) => Some((id, Side::A)),
+                (None, Some(&(id, fork))) => {
+                    self.calls.get(&id).filter(|c| c.answered == Some(fork)).map(|_| (id, Side::B))
+                }
+                (None, None) => None,
+            };
+            let refusal = match from_side {
+                Some((id, side)) => self.on_reinvite(now.at, id, side, &key, base.clone(), head.body),
+                None => Some((481, "Call/Transaction Does Not Exist")),
+            };
+            return match refusal {
+                Some((code, phrase)) => {
+                    refuse(self, code, phrase, Vec::new());
+                    InviteEvent::Refused(code)
+                }
+                None => InviteEvent::Reinvite,
+            };
         }
         let from = head.get("from").unwrap_or_default();
         let from_uri = dialog::uri_of(from);
@@ -120,7 +142,8 @@ impl B2bua {
             refuse(self, 484, phrase, vec![reason_header(484, "no number in the request URI")]);
             return InviteEvent::Refused(484);
         };
-        let decision = routing::route(cx.site, &CallRequest { tenant: &tenant.name, caller: &caller, dialled: &dialled });
+        let decision =
+            routing::route(cx.site, &CallRequest { tenant: &tenant.name, caller: &caller, dialled: &dialled });
         let id = self.next_call_id();
         if let Err(e) = self.media.open(id) {
             refuse(self, 503, &format!("Service Unavailable: {e}"), vec![reason_header(503, &e.to_string())]);
@@ -161,6 +184,8 @@ impl B2bua {
             why: String::new(),
             forget_at: None,
             a_acked: false,
+            reinvite: None,
+            transfer: None,
         };
         if let Some(entry) = self.servers.get_mut(&key) {
             entry.call = Some(id);
@@ -187,9 +212,33 @@ impl B2bua {
             }
         }
         let Some(call_id) = head.get("call-id") else { return };
-        let Some(&id) = self.by_a.get(call_id) else { return };
+        let id = match (self.by_a.get(call_id), self.by_b.get(call_id)) {
+            (Some(&id), _) => id,
+            (None, Some(&(id, _))) => id,
+            (None, None) => return,
+        };
         let Some(mut call) = self.calls.remove(&id) else { return };
-        if call.phase == Phase::Answered && !call.a_acked {
+        // The ACK of a re-INVITE's 2xx: its server transaction stops retransmitting.
+        let cseq = head.cseq().map(|(n, _)| n.to_string()).unwrap_or_default();
+        let reinvite_key = self
+            .servers
+            .iter()
+            .find(|(k, s)| {
+                s.call.is_none()
+                    && s.txn.final_code() / 100 == 2
+                    && k.as_str() != call.a.server_key
+                    && s.cseq == cseq
+                    && s.call_id == call_id
+            })
+            .map(|(k, _)| k.clone());
+        if let Some(key) = reinvite_key {
+            if let Some(entry) = self.servers.get_mut(&key) {
+                entry.txn.handle(env.now.at, ServerInput::Ack2xx);
+            }
+            self.calls.insert(id, call);
+            return;
+        }
+        if call.phase == Phase::Answered && !call.a_acked && self.by_a.contains_key(call_id) {
             call.a_acked = true;
             if let Some(entry) = self.servers.get_mut(&call.a.server_key) {
                 entry.txn.handle(env.now.at, ServerInput::Ack2xx);
@@ -215,7 +264,14 @@ impl B2bua {
         // After a final response a CANCEL changes nothing (RFC 3261 §9.2), but is still answered.
         let (Some(id), 0) = (entry.call, entry.txn.final_code()) else { return (200, "OK") };
         let Some(mut call) = self.calls.remove(&id) else { return (200, "OK") };
-        self.respond_a(env.now.at, &call, 487, "Request Terminated", b"", vec![reason_header(487, "the caller hung up")]);
+        self.respond_a(
+            env.now.at,
+            &call,
+            487,
+            "Request Terminated",
+            b"",
+            vec![reason_header(487, "the caller hung up")],
+        );
         self.end(env.now, &mut call, Disposition::Cancelled, Some(487), "caller");
         self.calls.insert(id, call);
         (200, "OK")
@@ -275,7 +331,7 @@ impl B2bua {
             content_type: None,
         }
         .bytes();
-        self.start_client(now, branch, call.a.dest, request, super::Owner::Fire);
+        self.start_client(now, &branch, call.a.dest, request, super::Owner::Fire);
     }
 }
 

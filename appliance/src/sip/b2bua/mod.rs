@@ -5,7 +5,7 @@
 //!
 //! Layout: `dialog` (reading and writing messages), `call` (one call's state), `inbound`
 //! (requests from A: INVITE, ACK, CANCEL, BYE), `outbound` (responses from B legs, requests
-//! from B, timers), `fork` (ringing a plan step by step, forwarding, the final answer),
+//! from B, timers), `reinvite` (hold and resume passed through), `transfer` (REFER), `fork` (ringing a plan step by step, forwarding, the final answer),
 //! `media` (the bridge as a trait), `cdr` (the record of a call).
 
 pub mod call;
@@ -15,6 +15,8 @@ pub mod fork;
 pub mod inbound;
 pub mod media;
 pub mod outbound;
+pub mod reinvite;
+pub mod transfer;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -38,6 +40,8 @@ pub struct Outgoing {
 pub enum Owner {
     /// The INVITE of fork `fork` of `call`.
     Fork { call: u64, fork: usize },
+    /// A re-INVITE we passed on for `call`.
+    Reinvite { call: u64 },
     /// A BYE or CANCEL: its answer changes nothing.
     Fire,
 }
@@ -51,7 +55,11 @@ pub(crate) struct ClientEntry {
 pub(crate) struct ServerEntry {
     pub txn: ServerInvite,
     pub dest: Dest,
+    /// The call this INVITE created (none for a challenge, a refusal or a re-INVITE).
     pub call: Option<u64>,
+    /// Call-ID and CSeq number of the INVITE: the dialog ACK of its 2xx repeats them.
+    pub call_id: String,
+    pub cseq: String,
 }
 
 pub struct B2bua {
@@ -132,12 +140,15 @@ impl B2bua {
         }
     }
 
-    /// Starts a client transaction for `request` towards `dest`.
-    pub(crate) fn start_client(&mut self, now: Instant, branch: String, dest: Dest, request: Vec<u8>, owner: Owner) {
-        let invite = request.starts_with(b"INVITE ");
+    /// Starts a client transaction for `request` towards `dest`. Transactions are keyed by
+    /// branch and method (RFC 3261 §17.1.3): a CANCEL shares its INVITE's branch.
+    pub(crate) fn start_client(&mut self, now: Instant, branch: &str, dest: Dest, request: Vec<u8>, owner: Owner) {
+        let method = request.split(|b| *b == b' ').next().unwrap_or_default();
+        let key = client_key(branch, &String::from_utf8_lossy(method));
+        let invite = method == b"INVITE";
         let (txn, step, _) = ClientTxn::start(now, invite, dest.transport.reliable(), request);
         self.send_all(dest, &step);
-        self.clients.insert(branch, ClientEntry { txn, dest, owner });
+        self.clients.insert(key, ClientEntry { txn, dest, owner });
     }
 
     /// The earliest deadline of any transaction or call.
@@ -165,10 +176,17 @@ impl B2bua {
     }
 }
 
+/// A client transaction's key: its branch and its CSeq method.
+pub(crate) fn client_key(branch: &str, method: &str) -> String {
+    format!("{branch}|{method}")
+}
+
 /// What the B2BUA's requests need from the rest of the core.
 pub struct Env<'a> {
     pub now: crate::sip::core::Now,
     pub location: &'a crate::sip::location::Location,
+    /// What routing decides against (a transfer target is routed like a call).
+    pub site: &'a crate::site::SiteDoc,
 }
 
 #[cfg(test)]

@@ -19,7 +19,8 @@ impl B2bua {
         let (Some(code), Some(branch), Some((_, method))) = (head.status(), head.top_branch(), head.cseq()) else {
             return;
         };
-        let Some(entry) = self.clients.get(branch) else {
+        let key = super::client_key(branch, method);
+        let Some(entry) = self.clients.get(&key) else {
             self.stray_response(&head, code, method);
             return;
         };
@@ -46,15 +47,17 @@ impl B2bua {
             }
             _ => None,
         };
-        let Some(entry) = self.clients.get_mut(branch) else { return };
+        let Some(entry) = self.clients.get_mut(&key) else { return };
         let (step, _) = entry.txn.handle(env.now.at, ClientInput::Response { code, ack });
         if step.terminated {
-            self.clients.remove(branch);
+            self.clients.remove(&key);
         }
         self.send_all(dest, &step);
-        if let (true, Owner::Fork { call, fork }) = (step.deliver, owner) {
-            let phrase = head.start.get(12..).unwrap_or_default().to_owned();
-            self.fork_response(env, call, fork, code, &phrase, Some(&head));
+        let phrase = head.start.get(12..).unwrap_or_default().to_owned();
+        match (step.deliver, owner) {
+            (true, Owner::Fork { call, fork }) => self.fork_response(env, call, fork, code, &phrase, Some(&head)),
+            (true, Owner::Reinvite { call }) => self.reinvite_response(env, call, code, &phrase, Some(&head)),
+            _ => {}
         }
     }
 
@@ -71,7 +74,15 @@ impl B2bua {
         }
     }
 
-    fn fork_response(&mut self, env: &Env<'_>, id: u64, index: usize, code: u16, phrase: &str, head: Option<&Head<'_>>) {
+    fn fork_response(
+        &mut self,
+        env: &Env<'_>,
+        id: u64,
+        index: usize,
+        code: u16,
+        phrase: &str,
+        head: Option<&Head<'_>>,
+    ) {
         let Some(mut call) = self.calls.remove(&id) else { return };
         self.fork_response_in(env, &mut call, index, code, phrase, head);
         self.calls.insert(id, call);
@@ -93,6 +104,24 @@ impl B2bua {
             f.to_tagged = Some(to.to_owned());
         }
         let body = head.map(|h| h.body).unwrap_or_default();
+        let ringing = matches!(before, ForkState::Calling | ForkState::Early);
+        if ringing && call.transfer.as_ref().is_some_and(|t| index >= t.first) {
+            if code < 200 {
+                f.state = ForkState::Early;
+                if f.cancel_wanted {
+                    self.cancel_fork(now.at, call, index, None);
+                }
+                return;
+            }
+            f.state = ForkState::Done;
+            f.status = code;
+            if code < 300 {
+                let contact = head.and_then(|h| h.get("contact")).map(|c| dialog::uri_of(c).to_owned());
+                f.remote_target = Some(contact.unwrap_or_else(|| f.uri.clone()));
+            }
+            self.transfer_response(env, call, index, code, body);
+            return;
+        }
         if code < 200 {
             if code == 100 || before != ForkState::Calling && before != ForkState::Early {
                 return;
@@ -202,14 +231,18 @@ impl B2bua {
         }
         .bytes();
         let dest = f.dest;
-        self.start_client(now, branch, dest, request, Owner::Fire);
+        self.start_client(now, &branch, dest, request, Owner::Fire);
     }
 
     /// Fires what is due: retransmissions, transaction timeouts, ring-out of a step, forgetting.
     pub fn on_timer(&mut self, env: &Env<'_>) {
         let now = env.now.at;
-        let due: Vec<String> =
-            self.clients.iter().filter(|(_, c)| c.txn.deadline().is_some_and(|d| d <= now)).map(|(k, _)| k.clone()).collect();
+        let due: Vec<String> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.txn.deadline().is_some_and(|d| d <= now))
+            .map(|(k, _)| k.clone())
+            .collect();
         for branch in due {
             let Some(entry) = self.clients.get_mut(&branch) else { continue };
             let (step, _) = entry.txn.handle(now, ClientInput::Timer);
@@ -218,12 +251,18 @@ impl B2bua {
                 self.clients.remove(&branch);
             }
             self.send_all(dest, &step);
-            if let (true, Owner::Fork { call, fork }) = (step.timed_out, owner) {
-                self.fork_response(env, call, fork, 408, "Request Timeout", None);
+            match (step.timed_out, owner) {
+                (true, Owner::Fork { call, fork }) => self.fork_response(env, call, fork, 408, "Request Timeout", None),
+                (true, Owner::Reinvite { call }) => self.reinvite_response(env, call, 408, "Request Timeout", None),
+                _ => {}
             }
         }
-        let due: Vec<String> =
-            self.servers.iter().filter(|(_, s)| s.txn.deadline().is_some_and(|d| d <= now)).map(|(k, _)| k.clone()).collect();
+        let due: Vec<String> = self
+            .servers
+            .iter()
+            .filter(|(_, s)| s.txn.deadline().is_some_and(|d| d <= now))
+            .map(|(k, _)| k.clone())
+            .collect();
         for key in due {
             let Some(entry) = self.servers.get_mut(&key) else { continue };
             let (step, _) = entry.txn.handle(now, ServerInput::Timer);
@@ -273,4 +312,3 @@ impl B2bua {
         self.calls.insert(id, call);
     }
 }
-

@@ -213,8 +213,7 @@ mod tests {
         let (mut t, _, _) = ClientTxn::start(t0, true, false, b"INVITE".to_vec());
         let mut now = t0;
         let mut sends = 0;
-        loop {
-            let Some(next) = t.deadline() else { break };
+        while let Some(next) = t.deadline() {
             now = next;
             let (step, _) = t.handle(now, Input::Timer);
             sends += step.send.len();

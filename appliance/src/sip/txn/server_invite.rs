@@ -27,7 +27,10 @@ pub enum Input {
     /// The same INVITE again.
     Retransmission,
     /// The user's response (bytes as sent) with its status code.
-    Respond { code: u16, bytes: Vec<u8> },
+    Respond {
+        code: u16,
+        bytes: Vec<u8>,
+    },
     /// An ACK matching this transaction (non-2xx: same branch).
     Ack,
     /// The dialog's ACK for our 2xx arrived.
