@@ -96,10 +96,12 @@ pub async fn interface_info(interface: &str) -> Result<(Ipv4Addr, [u8; 6]), Dhcp
 }
 
 /// A UDP socket on `0.0.0.0:port` that sends and receives only on `interface`, and may
-/// broadcast.
-pub fn bind(interface: &str, port: u16) -> Result<UdpSocket, DhcpError> {
+/// broadcast. `shared`: the port may be bound by others too (the probe's client port, which a
+/// DHCP client of the box itself may hold); the server's own port is not, so that a second
+/// server on the same interface is a start-up error.
+pub fn bind(interface: &str, port: u16, shared: bool) -> Result<UdpSocket, DhcpError> {
     let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
-    socket.set_reuse_address(true)?;
+    socket.set_reuse_address(shared)?;
     socket.set_broadcast(true)?;
     socket.bind_device(Some(interface.as_bytes()))?;
     socket.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
@@ -162,7 +164,7 @@ pub async fn run(service: Service, socket: Arc<UdpSocket>, token: CancellationTo
 /// logged and counts as "nobody else".
 async fn probe(service: &Service) -> Option<Ipv4Addr> {
     let interface = &service.ctx.interface;
-    let socket = match bind(interface, service.ctx.port.wrapping_add(1)) {
+    let socket = match bind(interface, service.ctx.port.wrapping_add(1), true) {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(error = %e, "cannot probe for another DHCP server");
