@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use dhcproto::v4::{DhcpOption, Flags, Message, MessageType, OptionCode};
-use dhcproto::{Decodable, Decoder, Encodable};
+use dhcproto::Encodable;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
@@ -196,7 +196,7 @@ async fn probe(service: &Service) -> Option<Ipv4Addr> {
             r = socket.recv_from(&mut buf) => r,
         };
         let Ok((n, from)) = received else { continue };
-        let Ok(reply) = Message::decode(&mut Decoder::new(&buf[..n])) else { continue };
+        let Some(reply) = super::parse::decode_message(&buf[..n]) else { continue };
         if reply.xid() != xid || !reply.opts().has_msg_type(MessageType::Offer) {
             continue;
         }

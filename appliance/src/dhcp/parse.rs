@@ -116,6 +116,14 @@ pub fn parse(bytes: &[u8]) -> Result<Request, Refused> {
     })
 }
 
+/// Any DHCP message (a rival server's OFFER to the probe, say) decoded through `sanitized`.
+pub fn decode_message(bytes: &[u8]) -> Option<Message> {
+    if bytes.len() < HEADER || bytes[236..240] != MAGIC || bytes[2] > 16 {
+        return None;
+    }
+    Message::decode(&mut Decoder::new(&sanitized(bytes))).ok()
+}
+
 /// Options the core reads, with the lengths it accepts (`None`: any).
 const KEPT: &[(u8, Option<usize>)] =
     &[(12, None), (50, Some(4)), (53, Some(1)), (54, Some(4)), (55, None), (57, Some(2)), (60, None), (61, None)];
