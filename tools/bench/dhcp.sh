@@ -52,7 +52,9 @@ ip -n "$NS_S" addr add 10.88.0.1/16 dev "$VS"; ip -n "$NS_C" addr add 10.88.0.2/
 for ns in "$NS_S" "$NS_C"; do ip -n "$ns" link set lo up; done
 ip -n "$NS_S" link set "$VS" up; ip -n "$NS_C" link set "$VC" up
 
-in_s() { ip netns exec "$NS_S" taskset -c "$SERVER_CPU" "$@"; }
+# Each server starts as `ip netns exec NS taskset -c CPU server ...` straight from this shell:
+# ip and taskset exec the next program, so $! is the server's own pid and `kill` reaches it.
+IN_S=(ip netns exec "$NS_S" taskset -c "$SERVER_CPU")
 
 start_outpost() {
   local d=$WORK/outpost; rm -rf "$d"; mkdir -p "$d"
@@ -84,8 +86,8 @@ listen = "off"
 interface = "$VS"
 port = 67
 TOML
-  "$OUTPOST" config apply --config "$d/outpost.toml" "$d/site.toml" >/dev/null
-  RUST_LOG=warn,appliance::dhcp=info in_s "$OUTPOST" run --config "$d/outpost.toml" >"$d/stdout" 2>"$d/stderr" &
+  "$OUTPOST" config apply --config "$d/outpost.toml" "$d/site.toml" >/dev/null 2>&1
+  RUST_LOG=warn,appliance::dhcp=info "${IN_S[@]}" "$OUTPOST" run --config "$d/outpost.toml" >"$d/stdout" 2>"$d/stderr" &
   SERVER_PID=$!
   # Serving starts after the probe for another server (5 s).
   for _ in $(seq 100); do grep -q "DHCP serving" "$d/stderr" && return; sleep 0.2; done
@@ -94,7 +96,7 @@ TOML
 
 start_dnsmasq() {
   local d=$WORK/dnsmasq; rm -rf "$d"; mkdir -p "$d"
-  in_s dnsmasq --no-daemon --conf-file=/dev/null --port=0 --user=root --interface="$VS" --bind-interfaces \
+  "${IN_S[@]}" dnsmasq --no-daemon --conf-file=/dev/null --port=0 --user=root --interface="$VS" --bind-interfaces \
     --dhcp-range=10.88.1.0,10.88.196.79,255.255.0.0,1h --dhcp-lease-max=100000 --no-ping \
     --dhcp-option=3,10.88.0.1 --dhcp-option=6,10.88.0.1 \
     --dhcp-leasefile="$d/leases" --pid-file="$d/pid" 2>"$d/stderr" &
@@ -116,7 +118,7 @@ start_kea() {
     "loggers": [ { "name": "kea-dhcp4", "severity": "WARN", "output_options": [ { "output": "$d/kea.log" } ] } ]
 } }
 JSON
-  KEA_PIDFILE_DIR=$d KEA_LOCKFILE_DIR=$d in_s kea-dhcp4 -c "$d/kea.json" >"$d/stdout" 2>&1 &
+  KEA_PIDFILE_DIR=$d KEA_LOCKFILE_DIR=$d "${IN_S[@]}" kea-dhcp4 -c "$d/kea.json" >"$d/stdout" 2>&1 &
   SERVER_PID=$!
   sleep 2
 }
@@ -125,6 +127,18 @@ stop_server() {
   kill "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=
+  # The next server needs port 67 free.
+  for _ in $(seq 50); do ip netns exec "$NS_S" ss -Hlun 'sport = :67' | grep -q . || return 0; sleep 0.1; done
+  echo "port 67 still taken after stopping a server" >&2; exit 1
+}
+
+# Leases the server wrote to disk, to show that each one persisted what it answered.
+stored() {
+  case $1 in
+    outpost) python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from dhcp_leases').fetchone()[0])" "$WORK/outpost/box/outpost.db" 2>/dev/null || echo "?" ;;
+    dnsmasq) wc -l <"$WORK/dnsmasq/leases" ;;
+    kea) cat "$WORK"/kea/leases.csv* | grep -vc '^address' ;;
+  esac
 }
 
 # Prints "<exchanges/s> <sent discovers> <acks>" for one perfdhcp run.
@@ -146,7 +160,8 @@ for rate in $RATES; do
     read -r exch sent acks < <(run_perfdhcp "$rate" "$WORK/perfdhcp-$server-$rate.txt")
     stop_server
     RESULT[$server,$rate]=$exch
-    printf '  %-8s offered %6s/s: %10s leases/s (%s DISCOVERs sent, %s ACKs)\n' "$server" "$rate" "$exch" "$sent" "$acks"
+    printf '  %-8s offered %6s/s: %10s leases/s (%s DISCOVERs sent, %s ACKs, %s leases on disk)\n' \
+      "$server" "$rate" "$exch" "$sent" "$acks" "$(stored "$server")"
   done
 done
 
