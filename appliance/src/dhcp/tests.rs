@@ -463,3 +463,18 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_example_sites_scope_converts_with_its_reservation() {
+    let doc = crate::site::from_toml(include_str!("../../../examples/site.toml")).unwrap();
+    let scope = Scope::try_from(&doc.dhcp_scopes[0]).unwrap();
+    assert_eq!(scope.mask, Ipv4Addr::new(255, 255, 255, 0));
+    assert_eq!(scope.network, Ipv4Addr::new(192, 168, 10, 0));
+    assert_eq!(scope.reservations.get("80:5e:c0:11:22:33"), Some(&Ipv4Addr::new(192, 168, 10, 50)));
+    // The reserved phone gets its address although it lies outside the range.
+    let ctx = Context { server_ip: Ipv4Addr::new(192, 168, 10, 1), interface: "eth0".into(), ..ctx(true) };
+    let mut s = Server::new(ctx, vec![scope], &[]);
+    let mut d = ask(MessageType::Discover, 1);
+    d.mac = [0x80, 0x5e, 0xc0, 0x11, 0x22, 0x33];
+    assert_eq!(decode(&s.handle(1000, &d.bytes())).yiaddr(), Ipv4Addr::new(192, 168, 10, 50));
+}
