@@ -164,7 +164,8 @@ async fn start_dhcp(
         return Ok(Arc::new(DhcpShared::new(DhcpStatus::Off { reason })));
     }
     let socket = Arc::new(
-        driver::bind(&interface, port).with_context(|| format!("cannot listen for DHCP on {interface} udp {port}"))?,
+        driver::bind(&interface, port, false)
+            .with_context(|| format!("cannot listen for DHCP on {interface} udp {port}"))?,
     );
     let host = config.provision.host.clone().unwrap_or_else(|| ip.to_string());
     let provisioning = dhcp::options::Provisioning {

@@ -3,6 +3,7 @@
 #![no_main]
 
 use std::net::Ipv4Addr;
+use std::sync::OnceLock;
 
 use appliance::dhcp::options::Provisioning;
 use appliance::dhcp::scope::Scope;
@@ -11,9 +12,18 @@ use dhcproto::v4::{Message, Opcode};
 use dhcproto::{Decodable, Decoder};
 use libfuzzer_sys::fuzz_target;
 
+/// The example site's scopes, parsed once (parsing per input would be most of the time spent).
+fn scopes() -> Vec<Scope> {
+    static SCOPES: OnceLock<Vec<Scope>> = OnceLock::new();
+    SCOPES
+        .get_or_init(|| {
+            let doc = appliance::site::from_toml(include_str!("../../examples/site.toml")).expect("example site");
+            doc.dhcp_scopes.iter().map(|s| Scope::try_from(s).expect("example scope")).collect()
+        })
+        .clone()
+}
+
 fn server() -> Server {
-    let doc = appliance::site::from_toml(include_str!("../../examples/site.toml")).expect("example site");
-    let scopes: Vec<Scope> = doc.dhcp_scopes.iter().map(|s| Scope::try_from(s).expect("example scope")).collect();
     let ctx = Context {
         server_ip: Ipv4Addr::new(192, 168, 10, 1),
         port: 67,
@@ -23,7 +33,7 @@ fn server() -> Server {
             tftp: Some(Ipv4Addr::new(192, 168, 10, 1)),
         },
     };
-    Server::new(ctx, scopes, &[])
+    Server::new(ctx, scopes(), &[])
 }
 
 fuzz_target!(|data: &[u8]| {

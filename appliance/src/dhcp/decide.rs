@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use dhcproto::v4::{DhcpOption, DhcpOptions, Flags, Message, MessageType, Opcode};
 use dhcproto::Encodable;
 
-use super::limit::{Limiter, PER_CIRCUIT, PER_MAC};
+use super::limit::{Limiter, PER_CIRCUIT, PER_MAC, PER_RELAY};
 use super::options::{self, Provisioning};
 use super::parse::{self, Request};
 use super::pool::Pool;
@@ -115,7 +115,8 @@ impl Server {
         if !req.giaddr.is_unspecified() {
             let mut key = req.giaddr.octets().to_vec();
             key.extend(req.circuit_id.iter().flatten());
-            if !self.limiter.allow(&key, PER_CIRCUIT, now) {
+            let budget = if req.circuit_id.is_some() { PER_CIRCUIT } else { PER_RELAY };
+            if !self.limiter.allow(&key, budget, now) {
                 return Handled::dropped("rate_limited");
             }
         }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use dhcproto::v4::{DhcpOption, Flags, Message, MessageType, OptionCode};
-use dhcproto::{Decodable, Decoder, Encodable};
+use dhcproto::Encodable;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
@@ -32,6 +32,17 @@ const PROBE_RESEND: Duration = Duration::from_secs(1);
 const REPROBE_EVERY: Duration = Duration::from_secs(60);
 /// A MAC already put in the discovered-devices list is recorded again after this long.
 const SEEN_AGAIN_AFTER: i64 = 3600;
+/// Sightings written per second at most: a flood of made-up MACs must not fill the admin's
+/// discovered list or the disk. Those left out are recorded at their next message.
+const SIGHTINGS_PER_SECOND: u32 = 20;
+
+/// Which MACs were recently put in the discovered-devices list, and the budget of this second.
+#[derive(Default)]
+struct Sightings {
+    recorded: HashMap<String, i64>,
+    second: i64,
+    written: u32,
+}
 
 /// Everything the service needs; cloned into each (re)start.
 #[derive(Clone)]
@@ -85,10 +96,12 @@ pub async fn interface_info(interface: &str) -> Result<(Ipv4Addr, [u8; 6]), Dhcp
 }
 
 /// A UDP socket on `0.0.0.0:port` that sends and receives only on `interface`, and may
-/// broadcast.
-pub fn bind(interface: &str, port: u16) -> Result<UdpSocket, DhcpError> {
+/// broadcast. `shared`: the port may be bound by others too (the probe's client port, which a
+/// DHCP client of the box itself may hold); the server's own port is not, so that a second
+/// server on the same interface is a start-up error.
+pub fn bind(interface: &str, port: u16, shared: bool) -> Result<UdpSocket, DhcpError> {
     let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
-    socket.set_reuse_address(true)?;
+    socket.set_reuse_address(shared)?;
     socket.set_broadcast(true)?;
     socket.bind_device(Some(interface.as_bytes()))?;
     socket.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
@@ -151,7 +164,7 @@ pub async fn run(service: Service, socket: Arc<UdpSocket>, token: CancellationTo
 /// logged and counts as "nobody else".
 async fn probe(service: &Service) -> Option<Ipv4Addr> {
     let interface = &service.ctx.interface;
-    let socket = match bind(interface, service.ctx.port.wrapping_add(1)) {
+    let socket = match bind(interface, service.ctx.port.wrapping_add(1), true) {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(error = %e, "cannot probe for another DHCP server");
@@ -183,7 +196,7 @@ async fn probe(service: &Service) -> Option<Ipv4Addr> {
             r = socket.recv_from(&mut buf) => r,
         };
         let Ok((n, from)) = received else { continue };
-        let Ok(reply) = Message::decode(&mut Decoder::new(&buf[..n])) else { continue };
+        let Some(reply) = super::parse::decode_message(&buf[..n]) else { continue };
         if reply.xid() != xid || !reply.opts().has_msg_type(MessageType::Offer) {
             continue;
         }
@@ -212,7 +225,7 @@ async fn serve(service: &Service, socket: &UdpSocket, token: CancellationToken) 
         scopes: names,
     });
     tracing::info!(interface = %service.ctx.interface, address = %service.ctx.server_ip, leases = leases.len(), "DHCP serving");
-    let mut seen: HashMap<String, i64> = HashMap::new();
+    let mut seen = Sightings::default();
     let mut reload = tokio::time::interval(RELOAD_EVERY);
     let mut gauge_at = 0;
     let mut buf = vec![0u8; 4096];
@@ -220,7 +233,7 @@ async fn serve(service: &Service, socket: &UdpSocket, token: CancellationToken) 
         let first = tokio::select! {
             () = token.cancelled() => return Ok(()),
             _ = reload.tick() => {
-                let current = store.revision()?;
+                let current = store.call(|s| s.revision()).await?;
                 if current != revision {
                     let (r, scopes) = self::scopes(store)?;
                     let leases = store.call(|s| s.leases()).await?;
@@ -265,13 +278,11 @@ async fn serve(service: &Service, socket: &UdpSocket, token: CancellationToken) 
 
 /// Persists a batch's changes and sightings in one transaction, then sends its replies. When the
 /// write fails nothing is sent: the clients retry, and the log says why.
-async fn commit_and_reply(
-    service: &Service,
-    socket: &UdpSocket,
-    batch: Vec<Handled>,
-    seen: &mut HashMap<String, i64>,
-    now: i64,
-) {
+async fn commit_and_reply(service: &Service, socket: &UdpSocket, batch: Vec<Handled>, seen: &mut Sightings, now: i64) {
+    if seen.second != now {
+        seen.second = now;
+        seen.written = 0;
+    }
     let metrics = &service.metrics;
     let mut changes = Vec::new();
     let mut sightings = Vec::new();
@@ -284,11 +295,13 @@ async fn commit_and_reply(
             metrics.inc("outpost_dhcp_dropped_total", &[("reason", reason)]);
         }
         if let Some((mac, vendor)) = handled.seen {
-            if seen.get(&mac).is_none_or(|at| now - at >= SEEN_AGAIN_AFTER) {
-                if seen.len() > 100_000 {
-                    seen.clear();
+            let due = seen.recorded.get(&mac).is_none_or(|at| now - at >= SEEN_AGAIN_AFTER);
+            if due && seen.written < SIGHTINGS_PER_SECOND {
+                if seen.recorded.len() > 100_000 {
+                    seen.recorded.clear();
                 }
-                seen.insert(mac.clone(), now);
+                seen.recorded.insert(mac.clone(), now);
+                seen.written += 1;
                 sightings.push((mac, vendor.map_or("", |v| v.as_str())));
             }
         }

@@ -69,7 +69,7 @@ pub fn parse(bytes: &[u8]) -> Result<Request, Refused> {
     if bytes[1] != 1 || bytes[2] != 6 {
         return Err(Refused::NotEthernet);
     }
-    let msg = Message::decode(&mut Decoder::new(bytes)).map_err(|_| Refused::Malformed)?;
+    let msg = Message::decode(&mut Decoder::new(&sanitized(bytes))).map_err(|_| Refused::Malformed)?;
     if msg.opcode() != Opcode::BootRequest {
         return Err(Refused::NotRequest);
     }
@@ -114,6 +114,46 @@ pub fn parse(bytes: &[u8]) -> Result<Request, Refused> {
         circuit_id,
         msg,
     })
+}
+
+/// Any DHCP message (a rival server's OFFER to the probe, say) decoded through `sanitized`.
+pub fn decode_message(bytes: &[u8]) -> Option<Message> {
+    if bytes.len() < HEADER || bytes[236..240] != MAGIC || bytes[2] > 16 {
+        return None;
+    }
+    Message::decode(&mut Decoder::new(&sanitized(bytes))).ok()
+}
+
+/// Options the core reads, with the lengths it accepts (`None`: any).
+const KEPT: &[(u8, Option<usize>)] =
+    &[(12, None), (50, Some(4)), (53, Some(1)), (54, Some(4)), (55, None), (57, Some(2)), (60, None), (61, None)];
+
+/// The header and only the options the core reads, each once and with a sound length. dhcproto
+/// is never shown the rest: some of its option decoders `debug_assert!` a length (a panic in a
+/// debug build on a crafted packet, found by the fuzz target), and what is not read cannot
+/// mislead.
+fn sanitized(bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes[..HEADER].to_vec();
+    let mut area = &bytes[HEADER..];
+    let mut seen = [false; 256];
+    while let Some((&code, rest)) = area.split_first() {
+        match code {
+            0 => area = rest,
+            255 => break,
+            _ => {
+                let Some(len) = rest.first().map(|l| usize::from(*l)) else { break };
+                let Some(tlv) = area.get(..2 + len) else { break };
+                let sound = KEPT.iter().any(|(c, want)| *c == code && want.is_none_or(|w| w == len));
+                if sound && !seen[usize::from(code)] {
+                    seen[usize::from(code)] = true;
+                    out.extend_from_slice(tlv);
+                }
+                area = &area[2 + len..];
+            }
+        }
+    }
+    out.push(255);
+    out
 }
 
 /// The first occurrence of option `code` in an options area, as its raw TLV bytes.

@@ -393,6 +393,21 @@ fn unknown_options_from_the_client_do_not_stop_the_answer() {
     assert!(s.handle(1000, &d.bytes()).reply.is_some());
 }
 
+#[test]
+fn options_of_a_wrong_length_are_ignored_not_trusted() {
+    let mut s = server();
+    let mut bytes = ask(MessageType::Discover, 1).bytes();
+    assert_eq!(bytes.pop(), Some(255));
+    // Option 155 (bulk lease query end time) must be 4 bytes; dhcproto asserts that in debug
+    // builds. Option 80 (rapid commit) must be empty. A message type of 2 bytes is refused.
+    bytes.extend_from_slice(&[155, 1, 7, 80, 2, 1, 1, 81, 1, 0, 255]);
+    assert!(s.handle(1000, &bytes).reply.is_some(), "the rest of the message is still served");
+    let mut two_byte_type = ask(MessageType::Discover, 2).bytes();
+    assert_eq!(two_byte_type[240..243], [53, 1, 1], "option 53 comes first");
+    two_byte_type.splice(240..243, [53u8, 2, 1, 1]);
+    assert_eq!(s.handle(1000, &two_byte_type).dropped, Some("bootp"), "no sound option 53");
+}
+
 proptest! {
     #[test]
     fn any_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
@@ -447,4 +462,19 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn the_example_sites_scope_converts_with_its_reservation() {
+    let doc = crate::site::from_toml(include_str!("../../../examples/site.toml")).unwrap();
+    let scope = Scope::try_from(&doc.dhcp_scopes[0]).unwrap();
+    assert_eq!(scope.mask, Ipv4Addr::new(255, 255, 255, 0));
+    assert_eq!(scope.network, Ipv4Addr::new(192, 168, 10, 0));
+    assert_eq!(scope.reservations.get("80:5e:c0:11:22:33"), Some(&Ipv4Addr::new(192, 168, 10, 50)));
+    // The reserved phone gets its address although it lies outside the range.
+    let ctx = Context { server_ip: Ipv4Addr::new(192, 168, 10, 1), interface: "eth0".into(), ..ctx(true) };
+    let mut s = Server::new(ctx, vec![scope], &[]);
+    let mut d = ask(MessageType::Discover, 1);
+    d.mac = [0x80, 0x5e, 0xc0, 0x11, 0x22, 0x33];
+    assert_eq!(decode(&s.handle(1000, &d.bytes())).yiaddr(), Ipv4Addr::new(192, 168, 10, 50));
 }
