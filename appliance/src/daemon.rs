@@ -73,7 +73,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let sip = sip::start(store.clone(), metrics.clone(), &config.sip, cancel.clone()).await?;
     // Media of every call is anchored on the box, at the address the B2BUA advertises.
     let media_address = sip.core().b2bua.me.ip();
-    let bridge = crate::media::Bridge::new(crate::media::MediaConfig::from_config(&config, media_address), metrics.clone());
+    let bridge =
+        crate::media::Bridge::new(crate::media::MediaConfig::from_config(&config, media_address), metrics.clone());
     sip.attach_media(bridge.clone(), cancel.clone());
     spawn_sip(&mut supervisor, &config.sip, &sip, &identity).await?;
     let prov = start_provisioning(&mut supervisor, &config, &store, &metrics, api_addr).await?;
@@ -119,7 +120,13 @@ async fn start_provisioning(
     metrics: &Metrics,
     api_addr: std::net::SocketAddr,
 ) -> anyhow::Result<Arc<Provisioner>> {
-    let host = provision::settings::box_host(config.provision.host.as_deref(), api_addr);
+    // Phones on the DHCP interface reach the box at that interface's address: the files say
+    // the same as DHCP's option 66 unless `[provision] host` says otherwise.
+    let lan_ip = match (&config.provision.host, &config.dhcp) {
+        (None, Some((interface, _))) => driver::interface_info(interface).await.ok().map(|(ip, _)| ip.to_string()),
+        _ => None,
+    };
+    let host = provision::settings::box_host(config.provision.host.as_deref().or(lan_ip.as_deref()), api_addr);
     let sip_port = config.sip.udp.or(config.sip.tcp).map_or(5060, |a| a.port());
     let endpoint = Endpoint::new(&host, api_addr.port(), sip_port, config.provision.resync_interval);
     let prov = Arc::new(Provisioner::new(store.clone(), endpoint, config.provision.clone(), metrics.clone()));

@@ -391,3 +391,67 @@ fn another_dhcp_server_on_the_segment_makes_outpost_refuse_unless_authoritative(
     let st = status(&outpost, &token);
     assert_eq!(st["state"], "serving", "authoritative = true serves anyway: {st}");
 }
+
+/// The whole chain of zero touch, with nothing but the wire: phone-sim phones of three vendors
+/// in the client namespace ask DHCP, follow the option their vendor reads (Yealink 66 = URL,
+/// Poly 160, Cisco 150 → TFTP bootstrap → URL), fetch their file over HTTPS, and register with
+/// the account in it.
+#[test]
+fn phones_go_from_dhcp_to_registered_with_no_human_step() {
+    need_root!();
+    use appliance::site::Vendor;
+    use tools::sim::habits::mac_of;
+    let lan = Lan::new();
+    let vendors = [Vendor::Yealink, Vendor::Poly, Vendor::Cisco];
+    let mut site = format!("schema = 1\n[site]\nname = \"lab\"\n\n{}", scope(false));
+    site.push_str("[[tenants]]\nname = \"lab\"\ndomains = [\"lab.pbx.local\"]\n");
+    for (i, vendor) in vendors.iter().enumerate() {
+        site.push_str(&format!("[[tenants.extensions]]\nnumber = \"{}\"\n", 301 + i));
+        site.push_str(&format!(
+            "[[tenants.devices]]\nmac = \"{}\"\nvendor = \"{}\"\nextension = \"{}\"\n",
+            mac_of(*vendor, 1 + i as u32),
+            vendor.as_str(),
+            301 + i
+        ));
+    }
+    let site_path = lan.dir.path().join("chain.toml");
+    std::fs::write(&site_path, site).unwrap();
+    let options = Options { sip: true, sip_config: String::new(), site: Some(site_path) };
+    let extra = Extra {
+        dhcp_config: format!("interface = \"{}\"\nport = 67", lan.server_if),
+        netns: Some(lan.server.clone()),
+        tftp_listen: Some("0.0.0.0:69".into()),
+        listen_all: true,
+        ..Extra::default()
+    };
+    let outpost = Outpost::start_extra(tempfile::tempdir().unwrap(), &options, &extra);
+    let token = outpost.admin_token("dhcp-chain-password");
+    assert_eq!(status(&outpost, &token)["state"], "serving");
+    let names: Vec<&str> = vendors.iter().map(|v| v.as_str()).collect();
+    // Bounded: `timeout` ends phone-sim if it hangs.
+    let out = Command::new("timeout")
+        .args(["60", "ip", "netns", "exec", &lan.client])
+        .arg(common::bin("phone-sim"))
+        .args(["boot", "--vendors", &names.join(","), "--count", "3", "--first-mac", "1", "--parallel", "3"])
+        .args(["--dhcp-iface", &lan.client_if, "--cacert"])
+        .arg(outpost.cert())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "phone-sim:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("booted 3 of 3"), "{stdout}");
+    let (code, bindings) = outpost.json("GET", "/api/v1/registrations", Some(&token), None);
+    assert_eq!(code, 200);
+    let mut aors: Vec<&str> = bindings.as_array().unwrap().iter().filter_map(|b| b["aor"].as_str()).collect();
+    aors.sort_unstable();
+    assert_eq!(aors, ["301", "302", "303"], "{bindings}");
+    // Each registered from the address DHCP gave it.
+    let (_, leases) = outpost.json("GET", "/api/v1/dhcp/leases", Some(&token), None);
+    for b in bindings.as_array().unwrap() {
+        let source = b["source"].as_str().unwrap();
+        assert!(
+            leases.as_array().unwrap().iter().any(|l| source.contains(l["ip"].as_str().unwrap_or("?"))),
+            "{source} is a leased address: {leases}"
+        );
+    }
+}

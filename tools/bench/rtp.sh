@@ -81,7 +81,7 @@ for calls in $CALLS; do
   PID=
 
   # rtpengine
-  taskset -c $SERVER_CPU rtpengine --foreground --log-stderr --log-level=4 --table=-1 \
+  taskset -c $SERVER_CPU rtpengine --config-file=none --foreground --log-stderr --log-level=4 --table=-1 \
     --interface=127.0.0.1 --listen-ng=127.0.0.1:$NG --port-min=$PORT_MIN --port-max=$PORT_MAX \
     --num-threads=1 --timeout=600 2>>"$WORK/rtpengine.log" &
   PID=$!

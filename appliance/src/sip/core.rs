@@ -35,7 +35,7 @@ use super::registrar::{self, Context, Event, RegistrarConfig};
 use super::transaction::{Key, Seen, Transactions};
 use crate::site::SiteDoc;
 
-const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, REFER, REGISTER, OPTIONS";
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, REFER, UPDATE, REGISTER, OPTIONS";
 
 /// The time, as the core is told it: a monotonic instant for timers and Unix seconds for
 /// what is stored or shown.
@@ -184,6 +184,13 @@ impl SipCore {
             let event = self.b2bua.on_invite(cx, &req, bytes);
             return Output { outcome: Outcome::Invite(event), ..Output::default() };
         }
+        if req.method == rsip::Method::Update {
+            let env = Env { now, location: &self.location, site: &self.site };
+            let dest = super::b2bua::dialog::Dest { transport, addr: source };
+            let code = self.b2bua.on_update(&env, &req, bytes, dest);
+            let outcome = if code == 0 { Outcome::Invite(InviteEvent::Reinvite) } else { Outcome::Answered(code) };
+            return Output { outcome, ..Output::default() };
+        }
         let Some(key) = Key::of(&req) else {
             return Output { outcome: Outcome::Malformed, ..Output::default() };
         };
@@ -230,7 +237,6 @@ impl SipCore {
             | rsip::Method::Notify
             | rsip::Method::Message
             | rsip::Method::Info
-            | rsip::Method::Update
             | rsip::Method::PRack
             | rsip::Method::Publish => (
                 405,

@@ -70,6 +70,9 @@ pub struct Extra {
     pub tftp_listen: Option<String>,
     /// Lines for the `[rtp]` table of outpost.toml (none: the defaults).
     pub rtp_config: String,
+    /// The API and SIP listen on every address (phones in another namespace reach them),
+    /// not only on loopback.
+    pub listen_all: bool,
 }
 
 pub struct Outpost {
@@ -114,9 +117,10 @@ impl Outpost {
             (None, false) => "\"off\"".to_owned(),
         };
         let (sip_port, sip_tls_port) = if options.sip { (free_sip_port(), free_port()) } else { (0, 0) };
+        let at = if extra.listen_all { "0.0.0.0" } else { "127.0.0.1" };
         let sip = if options.sip {
             format!(
-                "udp = \"127.0.0.1:{sip_port}\"\ntcp = \"127.0.0.1:{sip_port}\"\ntls = \"127.0.0.1:{sip_tls_port}\"\n{}",
+                "udp = \"{at}:{sip_port}\"\ntcp = \"{at}:{sip_port}\"\ntls = \"{at}:{sip_tls_port}\"\n{}",
                 options.sip_config
             )
         } else {
@@ -129,7 +133,7 @@ impl Outpost {
         std::fs::write(
             &config,
             format!(
-                "data_dir = \"{}\"\n[api]\nlisten = \"127.0.0.1:{port}\"\n[sip]\n{sip}\n\
+                "data_dir = \"{}\"\n[api]\nlisten = \"{at}:{port}\"\n[sip]\n{sip}\n\
                  [tftp]\nlisten = {tftp}\n[provision]\n{}\n{dhcp}[daemon]\nshutdown_timeout_secs = 5\n",
                 data.path().join("box").display(),
                 extra.provision_config,

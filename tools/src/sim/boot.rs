@@ -58,7 +58,14 @@ pub struct Booted {
 pub fn boot(phone: &Identity, start: &Start, dhcp: Option<(&dhcp::Client, u32)>) -> Result<Booted, BootError> {
     let began = Instant::now();
     let (common, device) = phone.files();
-    let lease = dhcp.map(|(client, xid)| client.lease(phone, xid, Duration::from_secs(10))).transpose()?;
+    let lease = match dhcp {
+        Some((client, xid)) => {
+            let lease = client.lease(phone, xid, Duration::from_secs(10))?;
+            client.assign(&lease)?;
+            Some(lease)
+        }
+        None => None,
+    };
     let source = match (&lease, &start.url, start.tftp) {
         (Some(lease), _, _) => lease.source().ok_or(BootError::NoSource)?,
         (None, Some(url), _) => Source::Url(url.clone()),
@@ -93,8 +100,13 @@ pub fn boot(phone: &Identity, start: &Start, dhcp: Option<(&dhcp::Client, u32)>)
         domain: found.domain,
         password: found.password,
     };
-    let socket =
-        UdpSocket::bind(if account.server.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }).map_err(sip::SipError::from)?;
+    // From the leased address when there is one: the box sees each phone at its own address.
+    let local: SocketAddr = match lease.as_ref().and_then(|l| l.ip) {
+        Some(ip) if account.server.is_ipv4() => SocketAddr::from((ip, 0)),
+        _ if account.server.is_ipv4() => SocketAddr::from(([0, 0, 0, 0], 0)),
+        _ => SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0)),
+    };
+    let socket = UdpSocket::bind(local).map_err(sip::SipError::from)?;
     let status = sip::register(&socket, &account, start.expires, &phone.user_agent())?;
     Ok(Booted { lease, url, account, status, took: began.elapsed() })
 }

@@ -35,6 +35,8 @@ pub enum DhcpError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Lease {
     pub ip: Option<Ipv4Addr>,
+    /// Option 1, as a prefix length.
+    pub prefix: Option<u32>,
     pub server: Option<Ipv4Addr>,
     /// Option 66: a host name or address, or a URL.
     pub tftp_server_name: Option<String>,
@@ -142,6 +144,10 @@ pub fn read_reply(bytes: &[u8]) -> Option<(u32, MessageType, Lease)> {
     };
     let lease = Lease {
         ip: Some(msg.yiaddr()).filter(|ip| !ip.is_unspecified()),
+        prefix: match opts.get(OptionCode::SubnetMask) {
+            Some(DhcpOption::SubnetMask(mask)) => Some(u32::from(*mask).count_ones()),
+            _ => None,
+        },
         server: match opts.get(OptionCode::ServerIdentifier) {
             Some(DhcpOption::ServerIdentifier(ip)) => Some(*ip),
             _ => None,
@@ -167,6 +173,7 @@ type Waiters = Arc<Mutex<HashMap<u32, Sender<(MessageType, Lease)>>>>;
 pub struct Client {
     socket: UdpSocket,
     waiters: Waiters,
+    interface: String,
 }
 
 impl Client {
@@ -191,7 +198,20 @@ impl Client {
                 }
             }
         });
-        Ok(Client { socket, waiters })
+        Ok(Client { socket, waiters, interface: interface.to_owned() })
+    }
+
+    /// Puts the leased address on the interface, as the phone's network stack would (with
+    /// `ip`; many simulated phones share one interface, each with its own address).
+    pub fn assign(&self, lease: &Lease) -> Result<(), DhcpError> {
+        let Some(ip) = lease.ip else { return Err(DhcpError::Nak) };
+        let out = std::process::Command::new("ip")
+            .args(["addr", "replace", &format!("{ip}/{}", lease.prefix.unwrap_or(24)), "dev", &self.interface])
+            .output()?;
+        if !out.status.success() {
+            return Err(DhcpError::Io(std::io::Error::other(String::from_utf8_lossy(&out.stderr).trim().to_owned())));
+        }
+        Ok(())
     }
 
     /// DISCOVER → OFFER → REQUEST → ACK for `phone`, retransmitting every second.

@@ -13,7 +13,7 @@ use crate::routing::Decision;
 use crate::sip::txn::server_invite::Input as ServerInput;
 
 /// Methods the box handles on a call's dialogs.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, REFER, OPTIONS";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, REFER, UPDATE, OPTIONS";
 
 /// The `Reason` header (RFC 3326) that says why a call was refused or a fork cancelled.
 pub fn reason_header(code: u16, text: &str) -> (&'static str, String) {

@@ -5,7 +5,7 @@
 //!
 //! Layout: `dialog` (reading and writing messages), `call` (one call's state), `inbound`
 //! (requests from A: INVITE, ACK, CANCEL, BYE), `outbound` (responses from B legs, requests
-//! from B, timers), `reinvite` (hold and resume passed through), `transfer` (REFER), `fork` (ringing a plan step by step, forwarding, the final answer),
+//! from B, timers), `reinvite` (hold and resume passed through), `transfer` (REFER), `update` (UPDATE passed through), `fork` (ringing a plan step by step, forwarding, the final answer),
 //! `media` (the bridge as a trait), `cdr` (the record of a call).
 
 pub mod call;
@@ -17,6 +17,7 @@ pub mod media;
 pub mod outbound;
 pub mod reinvite;
 pub mod transfer;
+pub mod update;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -42,6 +43,8 @@ pub enum Owner {
     Fork { call: u64, fork: usize },
     /// A re-INVITE we passed on for `call`.
     Reinvite { call: u64 },
+    /// An UPDATE we passed on to `side` of `call`.
+    Update { call: u64, side: media::Side },
     /// A BYE or CANCEL: its answer changes nothing.
     Fire,
 }
@@ -78,6 +81,10 @@ pub struct B2bua {
     /// Messages to send, drained by the core after each input.
     pub(crate) out: Vec<Outgoing>,
     pub(crate) records: Vec<CallRecord>,
+    /// UPDATEs received (their answers, for retransmissions).
+    pub(crate) updates: update::Updates,
+    /// Our UPDATEs' branches → the received UPDATE they answer.
+    pub(crate) pending_updates: HashMap<String, String>,
 }
 
 impl B2bua {
@@ -94,6 +101,8 @@ impl B2bua {
             media,
             out: Vec::new(),
             records: Vec::new(),
+            updates: update::Updates::default(),
+            pending_updates: HashMap::new(),
         }
     }
 
@@ -156,7 +165,7 @@ impl B2bua {
         let clients = self.clients.values().filter_map(|c| c.txn.deadline());
         let servers = self.servers.values().filter_map(|s| s.txn.deadline());
         let calls = self.calls.values().flat_map(|c| [c.step_until, c.forget_at]).flatten();
-        clients.chain(servers).chain(calls).min()
+        clients.chain(servers).chain(calls).chain(self.updates.deadline()).min()
     }
 
     /// Marks a call ended: forgotten after 64·T1, once late responses of its forks are absorbed.

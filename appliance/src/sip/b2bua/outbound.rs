@@ -57,6 +57,7 @@ impl B2bua {
         match (step.deliver, owner) {
             (true, Owner::Fork { call, fork }) => self.fork_response(env, call, fork, code, &phrase, Some(&head)),
             (true, Owner::Reinvite { call }) => self.reinvite_response(env, call, code, &phrase, Some(&head)),
+            (true, Owner::Update { call, side }) => self.update_response(call, side, branch, code, &phrase, head.body),
             _ => {}
         }
     }
@@ -237,6 +238,7 @@ impl B2bua {
     /// Fires what is due: retransmissions, transaction timeouts, ring-out of a step, forgetting.
     pub fn on_timer(&mut self, env: &Env<'_>) {
         let now = env.now.at;
+        self.updates.expire(now);
         let due: Vec<String> = self
             .clients
             .iter()
@@ -254,6 +256,10 @@ impl B2bua {
             match (step.timed_out, owner) {
                 (true, Owner::Fork { call, fork }) => self.fork_response(env, call, fork, 408, "Request Timeout", None),
                 (true, Owner::Reinvite { call }) => self.reinvite_response(env, call, 408, "Request Timeout", None),
+                (true, Owner::Update { call, side }) => {
+                    let branch = branch.split('|').next().unwrap_or_default().to_owned();
+                    self.update_response(call, side, &branch, 408, "Request Timeout", b"");
+                }
                 _ => {}
             }
         }

@@ -310,3 +310,60 @@ fn a_re_invite_for_hold_is_passed_to_the_other_phone_and_answered_back() {
     assert!(acked.sends.is_empty(), "the originator's ACK ends its transaction: {:?}", texts(&acked.sends));
     assert_eq!(rig.core.b2bua.active(), 1, "the call goes on");
 }
+
+#[test]
+fn an_update_refresh_from_the_callee_reaches_the_caller_and_its_answer_comes_back() {
+    let mut rig = Rig::new();
+    let out = rig.call("101", "correct-horse-101", "acme.pbx.local", "102");
+    let invite = sent_to(&out.sends, "192.168.10.52:5060", "INVITE").unwrap();
+    rig.input(10, &reply(&invite, 200, "OK", "tb", true), "192.168.10.52:5060");
+    let update = format!(
+        "UPDATE sip:box SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.10.52:5060;branch=z9hG4bKupd\r\nFrom: <sip:102@acme.pbx.local>;tag=tb\r\n\
+         To: {}\r\nCall-ID: {}\r\nCSeq: 1 UPDATE\r\nSession-Expires: 1800;refresher=uas\r\nContent-Length: 0\r\n\r\n",
+        header(&invite, "from"),
+        header(&invite, "call-id")
+    );
+    let out = rig.input(20, &update, "192.168.10.52:5060");
+    let to_a = sent_to(&out.sends, A, "UPDATE sip:101@192.168.10.51:5062").unwrap();
+    assert_eq!(header(&to_a, "call-id"), "call-a", "on A's dialog");
+    assert!(out.reply.is_none(), "answered only when A answers");
+    let answered = rig.input(30, &reply(&to_a, 200, "OK", "", false), A);
+    let back = sent_to(&answered.sends, "192.168.10.52:5060", "SIP/2.0 200 OK").unwrap();
+    assert_eq!(header(&back, "cseq"), "1 UPDATE");
+    let again = rig.input(40, &update, "192.168.10.52:5060");
+    assert_eq!(
+        sent_to(&again.sends, "192.168.10.52:5060", "SIP/2.0 200 OK"),
+        Some(back),
+        "a retransmission gets the same answer"
+    );
+    assert!(sent_to(&again.sends, A, "UPDATE").is_none());
+}
+
+proptest::proptest! {
+    /// Whatever a phone sends back (a response or request cut, garbled or spliced), the core
+    /// answers or drops it and goes on.
+    #[test]
+    fn mangled_answers_and_requests_never_panic(
+        cut in 0usize..600,
+        at in 0usize..600,
+        byte in proptest::prelude::any::<u8>(),
+        which in 0usize..4,
+    ) {
+        let mut rig = Rig::new();
+        let out = rig.call("101", "correct-horse-101", "acme.pbx.local", "600");
+        let invite = sent_to(&out.sends, "192.168.10.52:5060", "INVITE").unwrap();
+        let samples = [
+            reply(&invite, 180, "Ringing", "t", true),
+            reply(&invite, 200, "OK", "t", true),
+            reply(&invite, 486, "Busy Here", "t", false),
+            invite.replace("INVITE sip:102", "BYE sip:102").replace("1 INVITE", "2 BYE"),
+        ];
+        let mut bytes = samples[which].clone().into_bytes();
+        if let Some(b) = bytes.get_mut(at) {
+            *b = byte;
+        }
+        bytes.truncate(cut.max(1).min(bytes.len()));
+        let _ = rig.core.handle(rig.at(5), &bytes, addr("192.168.10.52:5060"), Transport::Udp);
+        let _ = rig.core.on_timer(rig.at(40_000));
+    }
+}

@@ -309,7 +309,7 @@ fn options_is_a_keepalive_and_other_methods_are_refused_politely() {
         From: <sip:101@acme.pbx.local>;tag=a\r\nTo: <sip:acme.pbx.local>\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
     let out = core.handle(at(0), options, phone(), Transport::Udp);
     assert_eq!(status(&out), 200);
-    assert_eq!(header(&text(&out), "Allow"), vec!["INVITE, ACK, CANCEL, BYE, REFER, REGISTER, OPTIONS"]);
+    assert_eq!(header(&text(&out), "Allow"), vec!["INVITE, ACK, CANCEL, BYE, REFER, UPDATE, REGISTER, OPTIONS"]);
     let invite = String::from_utf8_lossy(options).replace("OPTIONS", "INVITE").replace("o1", "i1");
     let out = core.handle(at(0), invite.as_bytes(), phone(), Transport::Udp);
     let sent: Vec<String> = out.sends.iter().map(|s| String::from_utf8_lossy(&s.bytes).into_owned()).collect();
