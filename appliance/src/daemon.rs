@@ -47,6 +47,7 @@ pub fn first_site(hostname: &str) -> SiteDoc {
         trunks: Vec::new(),
         inbound_routes: Vec::new(),
         outbound_routes: Vec::new(),
+        templates: Vec::new(),
     });
     doc
 }

@@ -42,6 +42,15 @@ enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Print a vendor's built-in template: what a tenant's own template
+    /// (`[[tenants.templates]]` in the site config) starts from.
+    Template {
+        /// yealink, poly, cisco, grandstream, fanvil, snom or gigaset.
+        vendor: String,
+        /// The common (bootstrap) file instead of the device file.
+        #[arg(long)]
+        common: bool,
+    },
     /// Manage admin accounts from the console.
     Admin {
         #[command(flatten)]
@@ -101,6 +110,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load_config(&common)?;
             init_logs(&config, common.log_json);
             config_command(&config, action)
+        }
+        Command::Template { vendor, common } => {
+            use appliance::provision::{render, FileKind};
+            let Some(v) = appliance::site::Vendor::ALL.into_iter().find(|v| v.as_str() == vendor) else {
+                anyhow::bail!(
+                    "unknown vendor `{vendor}`: one of yealink, poly, cisco, grandstream, fanvil, snom, gigaset"
+                );
+            };
+            print!("{}", render::builtin_template(v, if common { FileKind::Common } else { FileKind::Device }));
+            Ok(ExitCode::SUCCESS)
         }
         Command::Admin { common, action: AdminAction::ResetPassword { user } } => {
             let config = load_config(&common)?;

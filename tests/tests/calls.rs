@@ -354,3 +354,62 @@ fn the_callee_transfers_the_caller_blind_to_another_extension() {
     assert_eq!(cdr["legs"], 2);
     assert!(cdr["route"].as_str().unwrap().contains("transferred to 103"), "{cdr}");
 }
+
+/// A baresip config directory: no audio devices (a 440 Hz sine at 48 kHz, the only rate
+/// `ausine` makes, as the microphone; the bridge module as the speaker), G.711, and 101's account, calling through the box without
+/// registering (calls need authentication, not a binding).
+fn baresip_config(dir: &Path, outpost: &Outpost) -> PathBuf {
+    let conf = dir.join("baresip");
+    std::fs::create_dir_all(&conf).unwrap();
+    let port = free_block();
+    std::fs::write(
+        conf.join("config"),
+        format!(
+            "poll_method epoll\nsip_listen 127.0.0.1:{port}\nmodule_path /usr/lib/baresip/modules\n\
+             module g711.so\nmodule ausine.so\nmodule aubridge.so\nmodule account.so\nmodule menu.so\n\
+             audio_player aubridge,speaker\naudio_source ausine,440\naudio_alert aubridge,alert\n\
+             ausrc_srate 48000\nauplay_srate 48000\nrtp_ports {}-{}\n",
+            port + 2,
+            port + 5
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        conf.join("accounts"),
+        format!(
+            "<sip:101@acme.pbx.local>;auth_user=101;auth_pass=correct-horse-101;regint=0;\
+             outbound=\"sip:127.0.0.1:{};transport=udp\"\n",
+            outpost.sip_port
+        ),
+    )
+    .unwrap();
+    conf
+}
+
+#[test]
+fn baresip_calls_a_sipp_phone_through_the_box() {
+    if Command::new("baresip").arg("-h").output().is_err() {
+        eprintln!("baresip is not installed (Debian baresip-core): skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (outpost, token) = start(dir.path());
+    let callee = Phone::new(dir.path(), "103").serve(dir.path(), &outpost, "call_uas.xml");
+    let conf = baresip_config(dir.path(), &outpost);
+    // Dial at once; after 6 s baresip quits, hanging up (BYE) on its way out.
+    let out = Command::new("baresip")
+        .arg("-f")
+        .arg(&conf)
+        .args(["-n", "lo", "-e", "/dial sip:103@acme.pbx.local", "-t", "6"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("baresip runs");
+    let log = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("baresip: {log}");
+    assert!(callee.finished(), "the sipp phone saw the whole call: {log}");
+    let cdr = &cdrs(&outpost, &token, 1)[0];
+    assert_eq!(cdr["disposition"], "answered", "{cdr}\n{log}");
+    assert_eq!((cdr["caller"].as_str(), cdr["callee"].as_str()), (Some("101"), Some("103")));
+    assert!(cdr["media"]["a"]["relayed_packets"].as_u64().unwrap() > 0, "baresip's RTP went through: {cdr}");
+    assert!(cdr["media"]["b"]["relayed_packets"].as_u64().unwrap() > 0, "the echo came back to baresip: {cdr}");
+}

@@ -19,7 +19,7 @@
 #   - loss: sent in the window and not received
 #
 # Usage: sudo tools/bench/rtp.sh        (as root: installs rtpengine-daemon with apt if missing)
-#   env CALLS="100 500 1000 2000" SECONDS_EACH=10 WARMUP=2 KEEP=1
+#   env CALLS="100 500 1000 2000" SECONDS_EACH=10 WARMUP=2 KEEP=1 NO_BUILD=1 (use the last build)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -38,7 +38,7 @@ command -v rtpengine >/dev/null || {
 # The package may start its own daemon (with the kernel table); this benchmark runs its own.
 systemctl stop rtpengine-daemon 2>/dev/null || true
 
-cargo build --release -p appliance --example media_bench -p tools --bin rtp-load >/dev/null 2>&1
+[ -n "${NO_BUILD:-}" ] || cargo build --release -p appliance --example media_bench -p tools --bin rtp-load >/dev/null 2>&1
 BENCH=target/release/examples/media_bench
 LOAD=target/release/rtp-load
 WORK=$(mktemp -d)

@@ -90,9 +90,21 @@ pub fn decide(
         let vendor = ua_vendor.or_else(|| identify::vendor_by_mac(&mac)).or(Some(req.vendor));
         return Decision::Unknown { mac, vendor, model: ua_model };
     };
-    match render::render(&req, &context(Some(&phone))) {
+    match render_device(doc, &req, &context(Some(&phone))) {
         Ok(rendered) => Decision::Found { rendered, phone: Some(Box::new(phone)) },
         Err(e) => Decision::Failed(e),
+    }
+}
+
+/// A device file, from its tenant's own template for the vendor when the tenant has one.
+fn render_device(doc: &SiteDoc, req: &FileRequest, cx: &RenderContext<'_>) -> Result<Rendered, RenderError> {
+    let own = req.mac.as_deref().and_then(|mac| {
+        let tenant = doc.tenants.iter().find(|t| t.devices.iter().any(|d| d.mac == mac))?;
+        tenant.templates.iter().find(|t| t.vendor == req.vendor)
+    });
+    match own {
+        Some(template) => render::render_with(&template.body, req, cx),
+        None => render::render(req, cx),
     }
 }
 
@@ -107,7 +119,7 @@ pub fn device_file(doc: &SiteDoc, endpoint: &Endpoint, mac: &str) -> Option<Resu
         resync_interval: endpoint.resync_interval,
         include_secrets: true,
     };
-    Some(render::render(&req, &cx))
+    Some(render_device(doc, &req, &cx))
 }
 
 /// Whether a DHCP scope whose network holds `ip` lets TFTP hand out credentials.
@@ -151,6 +163,22 @@ mod tests {
         assert!(phone.is_none());
         assert!(body.contains("https://192.168.10.2:443/prov/"), "{body}");
         assert!(!body.contains("correct-horse-101"));
+    }
+
+    #[test]
+    fn a_tenants_own_template_replaces_the_built_in_one_for_its_phones_only() {
+        let (mut doc, ep) = (site(), endpoint());
+        let acme = doc.tenants.iter_mut().find(|t| t.name == "acme").unwrap();
+        acme.templates.push(crate::site::TemplateOverride {
+            vendor: Vendor::Yealink,
+            body: "#!version:1.0.0.1\naccount.1.user_name = {{#lines}}{{extension}}{{/lines}}\n".into(),
+        });
+        let (body, _) = found(decide(&doc, &ep, "805ec0112233.cfg", Some(UA), true));
+        assert_eq!(body, "#!version:1.0.0.1\naccount.1.user_name = 101\n");
+        assert_eq!(device_file(&doc, &ep, "80:5e:c0:11:22:33").unwrap().unwrap().body, body.as_bytes());
+        // The Poly of the same tenant keeps the built-in Poly file.
+        let (poly, _) = found(decide(&doc, &ep, "0004f2aabbcc-outpost.cfg", None, true));
+        assert!(poly.contains("reg.1."), "{poly}");
     }
 
     #[test]

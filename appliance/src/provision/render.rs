@@ -63,6 +63,41 @@ pub fn builtin_template(vendor: Vendor, kind: FileKind) -> &'static str {
     vendor::template(vendor, kind)
 }
 
+/// Whether `template` renders as a device file of `vendor` (for a sample phone, with and
+/// without secrets): what site validation asks of an admin's override.
+pub fn check(vendor: Vendor, template: &str) -> Result<(), RenderError> {
+    let phone = PhoneConfig {
+        mac: "02:00:00:00:00:01".into(),
+        vendor,
+        model: String::new(),
+        lines: vec![super::Line {
+            extension: "100".into(),
+            domain: "example.invalid".into(),
+            auth_user: "100".into(),
+            password: "sample".into(),
+            display_name: "Sample".into(),
+            label: "100".into(),
+        }],
+        sip_server: "192.0.2.1".into(),
+        sip_port: 5060,
+        sip_transport: "udp".into(),
+        codecs: vec!["PCMU".into()],
+        ntp_server: "192.0.2.1".into(),
+        time_zone: "UTC".into(),
+    };
+    let req = FileRequest { vendor, kind: FileKind::Device, mac: Some(phone.mac.clone()) };
+    for include_secrets in [true, false] {
+        let cx = RenderContext {
+            phone: Some(&phone),
+            provisioning_url: "https://192.0.2.1/prov/",
+            resync_interval: 3600,
+            include_secrets,
+        };
+        render_with(template, &req, &cx)?;
+    }
+    Ok(())
+}
+
 /// Builds the file `req` names from `template` (a built-in one, or an admin's override): its
 /// values are escaped for the vendor's format.
 pub fn render_with(template: &str, req: &FileRequest, cx: &RenderContext<'_>) -> Result<Rendered, RenderError> {

@@ -70,6 +70,21 @@ pub struct Tenant {
     pub inbound_routes: Vec<InboundRoute>,
     #[serde(default)]
     pub outbound_routes: Vec<OutboundRoute>,
+    /// The admin's own device-file templates for this tenant's phones, per vendor (in place of
+    /// the built-in ones; see docs/provisioning.md, "Templates").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub templates: Vec<TemplateOverride>,
+}
+
+/// A tenant's own template for one vendor's device file. It is checked on apply: a template
+/// that does not render is rejected with the line and the reason, like any other bad field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateOverride {
+    pub vendor: Vendor,
+    /// The template text, in the syntax of the built-in ones (`outpost template VENDOR` prints
+    /// a built-in one to start from).
+    pub body: String,
 }
 
 /// Emergency numbers of a tenant that does not list its own.
@@ -133,7 +148,7 @@ fn is_default_no_answer_secs(n: &u32) -> bool {
     *n == DEFAULT_NO_ANSWER_SECS
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Vendor {
     Yealink,

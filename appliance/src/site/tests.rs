@@ -195,3 +195,20 @@ fn forward_always_chains_longer_than_routing_follows_are_refused() {
     doc.tenants[0].extensions.remove(0);
     assert_eq!(validate(&mut doc), Ok(()));
 }
+
+#[test]
+fn a_tenants_own_template_must_render_and_round_trips() {
+    let good = "[[tenants.templates]]\nvendor = \"yealink\"\nbody = \"account.1.user_name = {{#lines}}{{extension}}{{/lines}}\\n\"\n";
+    let at = EXAMPLE.find("[[tenants.extensions]]").unwrap();
+    let with = |tpl: &str| format!("{}{tpl}{}", &EXAMPLE[..at], &EXAMPLE[at..]);
+    let doc = from_toml(&with(good)).expect("a template that renders is accepted");
+    assert_eq!(doc.tenants[0].templates.len(), 1);
+    assert_eq!(from_toml(&to_toml(&doc)).unwrap(), doc, "written and read back unchanged");
+    let bad = "[[tenants.templates]]\nvendor = \"yealink\"\nbody = \"line one\\n{{no_such_name}}\\n\"\n";
+    let err = from_toml(&with(bad)).unwrap_err();
+    let reasons = err.reasons();
+    let r = reasons.iter().find(|r| r.field == "tenants[0].templates[0].body").expect("the body is named");
+    assert!(r.reason.contains("line 2") && r.reason.contains("no_such_name"), "{}", r.reason);
+    let twice = format!("{good}{good}");
+    assert!(fields(from_toml(&with(&twice)).unwrap_err()).contains(&"tenants[0].templates[1].vendor".to_owned()));
+}

@@ -28,6 +28,26 @@ impl Errors {
     }
 }
 
+/// Largest template an admin may set: vendor files are a few KiB.
+const MAX_TEMPLATE_BYTES: usize = 64 * 1024;
+
+/// A tenant's own templates: one per vendor, of bounded size, and each must render for a
+/// sample phone (an unknown name or a broken section is named with its line).
+fn validate_templates(tenant: &Tenant, at: &str, e: &mut Errors) {
+    let mut vendors = HashSet::new();
+    for (i, t) in tenant.templates.iter().enumerate() {
+        let field = format!("{at}.templates[{i}]");
+        if !vendors.insert(t.vendor) {
+            e.push(format!("{field}.vendor"), format!("a second template for {}", t.vendor.as_str()));
+        }
+        if t.body.len() > MAX_TEMPLATE_BYTES {
+            e.push(format!("{field}.body"), format!("longer than {MAX_TEMPLATE_BYTES} bytes"));
+        } else if let Err(reason) = crate::provision::render::check(t.vendor, &t.body) {
+            e.push(format!("{field}.body"), reason.to_string());
+        }
+    }
+}
+
 /// Checks a document and normalises it in place (MAC spelling). Returns every error found.
 pub fn validate(doc: &mut SiteDoc) -> Result<(), Vec<FieldError>> {
     let mut e = Errors(Vec::new());
@@ -68,6 +88,7 @@ pub fn validate(doc: &mut SiteDoc) -> Result<(), Vec<FieldError>> {
             }
         }
         validate_tenant(tenant, &at, &mut macs, &mut e);
+        validate_templates(tenant, &at, &mut e);
     }
 
     let mut scope_names = HashSet::new();

@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_dhcp.sql"),
     include_str!("migrations/0003_forwarding.sql"),
     include_str!("migrations/0004_cdrs.sql"),
+    include_str!("migrations/0005_templates.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -164,6 +164,12 @@ fn write_doc(tx: &Transaction<'_>, doc: &SiteDoc, secrets: &SecretBox, revision:
                 ],
             )?;
         }
+        for tpl in &t.templates {
+            tx.execute(
+                "INSERT INTO tenant_templates (tenant_id, vendor, body) VALUES (?1, ?2, ?3)",
+                params![tid, tpl.vendor.as_str(), tpl.body],
+            )?;
+        }
         for (i, d) in t.devices.iter().enumerate() {
             tx.execute(
                 "INSERT INTO devices (mac, tenant_id, position, vendor, model, extension) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -358,6 +364,10 @@ fn read_doc(tx: &Transaction<'_>, secrets: &SecretBox) -> Result<SiteDoc, StoreE
                     })
                 },
             )?,
+            templates: rows(tx, "SELECT vendor, body FROM tenant_templates WHERE tenant_id = ?1 ORDER BY rowid", tid, |r| {
+                let vendor: String = r.get(0)?;
+                Ok(TemplateOverride { vendor: parse_enum(&vendor)?, body: r.get(1)? })
+            })?,
         });
     }
     let dhcp_scopes = rows(

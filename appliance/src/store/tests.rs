@@ -154,3 +154,22 @@ fn box_key_file_is_private_and_stable() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     assert!(SecretBox::load_or_create(&path).is_err());
 }
+
+#[test]
+fn a_tenants_own_templates_are_kept_in_order_and_go_with_the_tenant() {
+    let s = store();
+    let mut doc = example();
+    let body = |v: &str| format!("# {v}\n{{{{#lines}}}}{{{{extension}}}}{{{{/lines}}}}\n");
+    doc.tenants[0].templates = vec![
+        site::TemplateOverride { vendor: site::Vendor::Yealink, body: body("yealink") },
+        site::TemplateOverride { vendor: site::Vendor::Poly, body: body("poly") },
+    ];
+    s.apply_site(doc.clone(), "test").unwrap();
+    let mut exported = s.export_site().unwrap();
+    exported.revision = None;
+    assert_eq!(exported.tenants[0].templates, doc.tenants[0].templates);
+    doc.tenants.remove(0);
+    s.apply_site(doc, "test").unwrap();
+    let rows: i64 = s.conn().query_row("SELECT COUNT(*) FROM tenant_templates", [], |r| r.get(0)).unwrap();
+    assert_eq!(rows, 0, "removed with their tenant");
+}

@@ -164,6 +164,9 @@ fn s(text: &str) -> Ben {
 
 /// One ng command and its answer (`<cookie> <bencode>` both ways, retried once).
 fn ng(sock: &UdpSocket, to: SocketAddr, cookie: usize, command: &Ben) -> anyhow::Result<BTreeMap<Vec<u8>, Ben>> {
+    // rtpengine caches answers by cookie (to answer retransmissions): cookies must never repeat,
+    // not even across runs of this program against the same daemon.
+    let cookie = format!("{}-{cookie}", std::process::id());
     let mut msg = format!("{cookie} ").into_bytes();
     encode(command, &mut msg);
     let mut buf = vec![0u8; 65_536];
@@ -172,7 +175,7 @@ fn ng(sock: &UdpSocket, to: SocketAddr, cookie: usize, command: &Ben) -> anyhow:
         let Ok((n, _)) = sock.recv_from(&mut buf) else { continue };
         let reply = &buf[..n];
         let space = reply.iter().position(|&c| c == b' ').ok_or_else(|| anyhow!("ng reply without cookie"))?;
-        if reply[..space] != *cookie.to_string().as_bytes() {
+        if reply[..space] != *cookie.as_bytes() {
             continue;
         }
         let (Ben::Dict(d), _) = decode(&reply[space + 1..])? else { bail!("ng reply is not a dict") };
