@@ -18,8 +18,7 @@
 #
 # Usage: tools/bench/calls.sh            (a few minutes; sipp must be installed: sip-tester)
 #   env RATES="25 50 100 200" SECONDS=20 HOLD_MS=3000 MEDIA=1 KEEP=1 BIN=target/release/outpost
-#   MEDIA=0 calls without RTP (tests/sipp/call_uac_silent.xml is not used: it waits for the
-#   media timeout; instead the pcap is simply not played, see below).
+#   MEDIA=0: the same calls with the bridge opened and the SDP rewritten but no RTP played.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -95,6 +94,12 @@ api() { curl -sS --cacert "$WORK/box/tls/cert.pem" "$@"; }
 api -X POST "https://127.0.0.1:$API/api/v1/login" -H 'Content-Type: application/json' \
   -d "{\"username\":\"admin\",\"password\":\"$pass\"}" > "$WORK/login.json"
 token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$WORK/login.json")
+# The one-time password must be changed before the API answers anything else.
+api -X POST "https://127.0.0.1:$API/api/v1/password" -H "Authorization: Bearer $token" \
+  -H 'Content-Type: application/json' -d "{\"current\":\"$pass\",\"new\":\"bench-admin-password\"}" >/dev/null
+api -X POST "https://127.0.0.1:$API/api/v1/login" -H 'Content-Type: application/json' \
+  -d '{"username":"admin","password":"bench-admin-password"}' > "$WORK/login.json"
+token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$WORK/login.json")
 
 cd "$WORK"
 sipp "127.0.0.1:$SIP" -sf "$OLDPWD/tests/sipp/register.xml" -inf uas.csv -m 1 -p $UAS -i 127.0.0.1 \
@@ -117,7 +122,7 @@ for rate in $RATES; do
   rm -f uac_*_.csv
   taskset -c $LOAD_CPU sipp "127.0.0.1:$SIP" -sf uac.xml -inf uac.csv -s 102 -p $UAC -i 127.0.0.1 -mi 127.0.0.1 \
     -mp $UAC_MEDIA -r "$rate" -m "$calls" -l $((rate * (HOLD_MS / 1000 + 6))) -timeout $((SECONDS_EACH + 60)) \
-    -nostdin -trace_stat -stf uac_stat.csv -fd 1 >/dev/null 2>&1 &
+    -nostdin -trace_stat -stf uac_stat.csv -fd 1 -trace_err >/dev/null 2>&1 &
   upid=$!
   # Peak concurrency: halfway through the run.
   sleep $((SECONDS_EACH / 2))

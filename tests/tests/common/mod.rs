@@ -2,6 +2,8 @@
 //! data directory and free ports, and `curl` as the HTTPS client. Everything is torn down on drop.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod phones;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

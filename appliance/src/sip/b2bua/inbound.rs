@@ -145,11 +145,15 @@ impl B2bua {
         let decision =
             routing::route(cx.site, &CallRequest { tenant: &tenant.name, caller: &caller, dialled: &dialled });
         let id = self.next_call_id();
-        if let Err(e) = self.media.open(id) {
-            refuse(self, 503, &format!("Service Unavailable: {e}"), vec![reason_header(503, &e.to_string())]);
-            return InviteEvent::Refused(503);
+        // Only a call that will ring a phone needs media ports; a refusal is answered as is.
+        let local = matches!(decision, routing::Decision::Local(_));
+        if local {
+            if let Err(e) = self.media.open(id) {
+                refuse(self, 503, &format!("Service Unavailable: {e}"), vec![reason_header(503, &e.to_string())]);
+                return InviteEvent::Refused(503);
+            }
         }
-        let offer = if head.body.is_empty() {
+        let offer = if head.body.is_empty() || !local {
             Vec::new()
         } else {
             match self.media.relay(id, Side::A, head.body) {
