@@ -8,12 +8,15 @@
 //! - `site`: the site config document (tenants, extensions, devices, trunks, routes, scopes).
 //! - `store`: SQLite (WAL, migrations), apply/export of the site config, users, audit, secrets.
 //! - `api`: the admin REST API under `/api/v1` and `/metrics`; `web`: the HTTPS listener.
-//! - `sip`: the SIP registrar: transports, digest auth, location service, defences.
+//! - `sip`: the SIP registrar (transports, digest auth, location service, defences) and the
+//!   B2BUA that bridges calls (docs/sip.md, docs/calls.md).
+//! - `routing`: where a call goes, a pure function of the site config and the call.
+//! - `media`: the RTP bridge that anchors both legs of every call.
 //! - `dhcp`: the LAN's DHCP server with per-vendor provisioning options (docs/dhcp.md).
+//! - `provision`: the phones' files over TFTP and HTTPS (docs/provisioning.md).
 //! - `tls`: the box certificate; `metrics`: Prometheus counters.
 //!
-//! Not built yet (see the README's status table): the B2BUA, `media`, `routing`,
-//! `provision`, the web UI and the cloud-sync agent.
+//! Not built yet (see the README's status table): trunks, the web UI and the cloud-sync agent.
 
 pub mod api;
 pub mod config;

@@ -103,3 +103,115 @@ fn a_sequential_ring_group_hunts_to_the_next_member() {
     assert_eq!((cdr["dialled"].as_str(), cdr["callee"].as_str()), (Some("610"), Some("103")));
     assert_eq!(cdr["legs"], 2);
 }
+
+/// One SIP message from a stream (every message the box sends has a Content-Length).
+fn read_message(stream: &mut std::net::TcpStream, buf: &mut Vec<u8>) -> String {
+    use std::io::Read;
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + length {
+                let message: Vec<u8> = buf.drain(..end + 4 + length).collect();
+                return String::from_utf8_lossy(&message).into_owned();
+            }
+        }
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).expect("the box answers within the read timeout");
+        assert!(n > 0, "the box closed the connection");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn line<'a>(message: &'a str, name: &str) -> &'a str {
+    message.lines().find(|l| l.starts_with(&format!("{name}: "))).unwrap_or_default()
+}
+
+/// A phone registered over TCP is called on its own connection (the box opens none itself).
+#[test]
+fn a_phone_registered_over_tcp_gets_its_call_on_that_connection() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let (outpost, token) = start(dir.path());
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", outpost.sip_port)).unwrap();
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    let local = tcp.local_addr().unwrap();
+    let register = |cseq: u32, auth: &str| {
+        format!(
+            "REGISTER sip:acme.pbx.local SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch=z9hG4bKtcp{cseq}\r\n\
+             From: <sip:104@acme.pbx.local>;tag=t\r\nTo: <sip:104@acme.pbx.local>\r\nCall-ID: tcp-reg\r\n\
+             CSeq: {cseq} REGISTER\r\nContact: <sip:104@{local};transport=tcp>\r\nExpires: 600\r\n{auth}\
+             Content-Length: 0\r\n\r\n"
+        )
+    };
+    let mut buf = Vec::new();
+    tcp.write_all(register(1, "").as_bytes()).unwrap();
+    let challenge = read_message(&mut tcp, &mut buf);
+    assert!(challenge.starts_with("SIP/2.0 401"), "{challenge}");
+    let nonce = challenge.split("nonce=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let credentials = appliance::sip::digest::Credentials {
+        username: "104".into(),
+        realm: "acme.pbx.local".into(),
+        nonce,
+        uri: "sip:acme.pbx.local".into(),
+        algorithm: Some("MD5".into()),
+        qop: Some("auth".into()),
+        nc: Some("00000001".into()),
+        cnonce: Some("c0ffee".into()),
+        ..Default::default()
+    };
+    let response = credentials.expected_response("REGISTER", "hunter2-but-longer-104").unwrap();
+    let auth = format!(
+        "Authorization: Digest username=\"104\", realm=\"acme.pbx.local\", nonce=\"{}\", uri=\"sip:acme.pbx.local\", \
+         response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"c0ffee\"\r\n",
+        credentials.nonce
+    );
+    tcp.write_all(register(2, &auth).as_bytes()).unwrap();
+    let ok = read_message(&mut tcp, &mut buf);
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+
+    let caller = Phone::new(dir.path(), "101");
+    let calling = caller.sipp(dir.path(), &outpost, "call_uac_busy.xml").args(["-s", "104"]).spawn().unwrap();
+    let invite = read_message(&mut tcp, &mut buf);
+    assert!(invite.starts_with("INVITE sip:104@"), "{invite}");
+    assert!(line(&invite, "Via").contains("SIP/2.0/TCP"), "{invite}");
+    assert!(line(&invite, "Contact").contains("transport=tcp"), "{invite}");
+    let busy = format!(
+        "SIP/2.0 486 Busy Here\r\n{}\r\n{}\r\n{};tag=busy104\r\n{}\r\n{}\r\nContent-Length: 0\r\n\r\n",
+        line(&invite, "Via"),
+        line(&invite, "From"),
+        line(&invite, "To"),
+        line(&invite, "Call-ID"),
+        line(&invite, "CSeq")
+    );
+    tcp.write_all(busy.as_bytes()).unwrap();
+    let ack = read_message(&mut tcp, &mut buf);
+    assert!(ack.starts_with("ACK sip:104@"), "the 486 is ACKed on the same connection: {ack}");
+    // sipp's own -timeout bounds this wait.
+    let call = calling.wait_with_output().unwrap().status.success();
+    assert!(call, "the caller heard busy");
+    let cdr = &cdrs(&outpost, &token, 1)[0];
+    assert_eq!((cdr["disposition"].as_str(), cdr["status"].as_u64()), (Some("busy"), Some(486)), "{cdr}");
+}
+
+/// bright's 101 dials 102: acme's 102 is registered, bright's is not. The call stays in bright.
+#[test]
+fn calls_never_cross_tenants() {
+    let dir = tempfile::tempdir().unwrap();
+    let (outpost, token) = start(dir.path());
+    Phone::new(dir.path(), "102").register(dir.path(), &outpost);
+    let caller = Phone::of(dir.path(), "101", "bright.pbx.local", "bright-101-secret");
+    assert!(
+        caller.call(dir.path(), &outpost, "102", "call_uac_unavailable.xml"),
+        "480: bright's 102 is not registered"
+    );
+    let cdr = &cdrs(&outpost, &token, 1)[0];
+    assert_eq!((cdr["tenant"].as_str(), cdr["status"].as_u64()), (Some("bright"), Some(480)), "{cdr}");
+    assert_eq!(cdr["legs"], 0, "no INVITE went to acme's 102");
+    let (_, acme) = outpost.json("GET", "/api/v1/cdrs?tenant=acme", Some(&token), None);
+    assert_eq!(acme.as_array().unwrap().len(), 0);
+}

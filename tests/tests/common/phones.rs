@@ -53,6 +53,10 @@ name = "bright"
 domains = ["bright.pbx.local"]
 
 [[tenants.extensions]]
+number = "101"
+secret = "bright-101-secret"
+
+[[tenants.extensions]]
 number = "102"
 secret = "bright-102-secret"
 "#;
@@ -90,10 +94,15 @@ pub struct Phone {
 }
 
 impl Phone {
+    /// Extension `ext` of acme.
     pub fn new(dir: &Path, ext: &'static str) -> Phone {
-        let users = dir.join(format!("user-{ext}.csv"));
-        let line =
-            format!("SEQUENTIAL\n{ext};acme.pbx.local;[authentication username={ext} password={}];600\n", secret(ext));
+        Phone::of(dir, ext, "acme.pbx.local", secret(ext))
+    }
+
+    /// Extension `ext` of the tenant of `domain`.
+    pub fn of(dir: &Path, ext: &'static str, domain: &str, password: &str) -> Phone {
+        let users = dir.join(format!("user-{ext}-{domain}.csv"));
+        let line = format!("SEQUENTIAL\n{ext};{domain};[authentication username={ext} password={password}];600\n");
         std::fs::write(&users, line).unwrap();
         let base = free_block();
         Phone { ext, port: base, media: base + 2, users }

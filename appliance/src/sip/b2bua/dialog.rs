@@ -142,6 +142,23 @@ pub fn host_of(uri: &str) -> Option<&str> {
     host.split(':').next()
 }
 
+/// Headers a mid-call request or its answer carries end to end through the box: what
+/// Session-Timers (RFC 4028) need for a refresh to mean the same on the other side.
+pub fn end_to_end(head: &Head<'_>) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    for (name, wire) in [
+        ("session-expires", "Session-Expires"),
+        ("min-se", "Min-SE"),
+        ("supported", "Supported"),
+        ("require", "Require"),
+    ] {
+        if let Some(v) = head.get(name) {
+            out.push((wire, v.to_owned()));
+        }
+    }
+    out
+}
+
 /// An INVITE's transaction key for the server side: branch and sent-by of the top Via. CANCEL
 /// and the ACK of a non-2xx carry the same, so they find the INVITE's transaction.
 pub fn server_key(head: &Head<'_>) -> Option<String> {

@@ -98,7 +98,7 @@ impl B2bua {
                 (None, None) => None,
             };
             let refusal = match from_side {
-                Some((id, side)) => self.on_reinvite(now.at, id, side, &key, base.clone(), head.body),
+                Some((id, side)) => self.on_reinvite(now.at, id, side, &key, base.clone(), &head),
                 None => Some((481, "Call/Transaction Does Not Exist")),
             };
             return match refusal {

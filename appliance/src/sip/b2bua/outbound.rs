@@ -57,7 +57,9 @@ impl B2bua {
         match (step.deliver, owner) {
             (true, Owner::Fork { call, fork }) => self.fork_response(env, call, fork, code, &phrase, Some(&head)),
             (true, Owner::Reinvite { call }) => self.reinvite_response(env, call, code, &phrase, Some(&head)),
-            (true, Owner::Update { call, side }) => self.update_response(call, side, branch, code, &phrase, head.body),
+            (true, Owner::Update { call, side }) => {
+                self.update_response(call, side, branch, code, &phrase, Some(&head))
+            }
             _ => {}
         }
     }
@@ -258,7 +260,7 @@ impl B2bua {
                 (true, Owner::Reinvite { call }) => self.reinvite_response(env, call, 408, "Request Timeout", None),
                 (true, Owner::Update { call, side }) => {
                     let branch = branch.split('|').next().unwrap_or_default().to_owned();
-                    self.update_response(call, side, &branch, 408, "Request Timeout", b"");
+                    self.update_response(call, side, &branch, 408, "Request Timeout", None);
                 }
                 _ => {}
             }

@@ -21,8 +21,6 @@ pub struct Reinvite {
     /// The originator's server transaction, and what its responses repeat.
     pub server_key: String,
     pub base: ReplyBase,
-    /// CSeq of our re-INVITE towards the other side (its ACK repeats it).
-    pub cseq: u32,
 }
 
 /// A request on one side's dialog, written: (branch, destination, bytes).
@@ -34,7 +32,14 @@ pub(crate) struct Written {
 
 impl B2bua {
     /// A request on the dialog of `side` of an answered call (B: the answering fork).
-    pub(crate) fn dialog_request(&mut self, call: &mut Call, side: Side, method: &str, body: &[u8]) -> Option<Written> {
+    pub(crate) fn dialog_request(
+        &mut self,
+        call: &mut Call,
+        side: Side,
+        method: &str,
+        body: &[u8],
+        extra: Vec<(&'static str, String)>,
+    ) -> Option<Written> {
         let branch = format!("z9hG4bK{}", self.unique());
         let content_type = call.content_type.clone().unwrap_or_else(|| "application/sdp".to_owned());
         let (dest, bytes) = match side {
@@ -54,7 +59,7 @@ impl B2bua {
                     call_id: &call.a.base.call_id,
                     cseq: call.a.local_cseq,
                     contact: (method == "INVITE").then_some(contact.as_str()),
-                    extra: Vec::new(),
+                    extra: extra.clone(),
                     body,
                     content_type: Some(&content_type),
                 }
@@ -81,7 +86,7 @@ impl B2bua {
                     call_id: &f.call_id,
                     cseq: f.cseq,
                     contact: (method == "INVITE").then_some(contact.as_str()),
-                    extra: Vec::new(),
+                    extra: extra.clone(),
                     body,
                     content_type: Some(&content_type),
                 }
@@ -101,10 +106,10 @@ impl B2bua {
         from: Side,
         key: &str,
         base: ReplyBase,
-        body: &[u8],
+        head: &Head<'_>,
     ) -> Option<(u16, &'static str)> {
         let Some(mut call) = self.calls.remove(&id) else { return Some((481, "Call/Transaction Does Not Exist")) };
-        let refusal = self.reinvite_in(now, &mut call, from, key, base, body);
+        let refusal = self.reinvite_in(now, &mut call, from, key, base, head);
         self.calls.insert(id, call);
         refusal
     }
@@ -116,8 +121,9 @@ impl B2bua {
         from: Side,
         key: &str,
         base: ReplyBase,
-        body: &[u8],
+        head: &Head<'_>,
     ) -> Option<(u16, &'static str)> {
+        let (body, extra) = (head.body, super::dialog::end_to_end(head));
         if call.phase != Phase::Answered {
             return Some((481, "Call/Transaction Does Not Exist"));
         }
@@ -133,9 +139,8 @@ impl B2bua {
             }
         };
         let other = if from == Side::A { Side::B } else { Side::A };
-        let written = self.dialog_request(call, other, "INVITE", &body)?;
-        let cseq = if other == Side::A { call.a.local_cseq } else { call.answered.map_or(0, |i| call.forks[i].cseq) };
-        call.reinvite = Some(Reinvite { from, server_key: key.to_owned(), base, cseq });
+        let written = self.dialog_request(call, other, "INVITE", &body, extra)?;
+        call.reinvite = Some(Reinvite { from, server_key: key.to_owned(), base });
         self.start_client(now, &written.branch, written.dest, written.bytes, Owner::Reinvite { call: call.id });
         None
     }
@@ -163,7 +168,7 @@ impl B2bua {
             };
             if code < 300 {
                 // The far side's 2xx is ours to ACK; the originator ACKs our 2xx.
-                if let Some(ack) = self.dialog_request(&mut call, other, "ACK", b"") {
+                if let Some(ack) = self.dialog_request(&mut call, other, "ACK", b"", Vec::new()) {
                     self.out.push(super::Outgoing { to: ack.dest, bytes: ack.bytes });
                 }
             }
@@ -176,7 +181,7 @@ impl B2bua {
                 reason: phrase,
                 to_tag: "",
                 contact: (code < 300).then_some(contact.as_str()),
-                extra: Vec::new(),
+                extra: head.map(super::dialog::end_to_end).unwrap_or_default(),
                 body: &body,
                 content_type: (!body.is_empty()).then_some("application/sdp"),
             }
@@ -186,7 +191,6 @@ impl B2bua {
                 let dest = entry.dest;
                 self.send_all(dest, &step);
             }
-            let _ = r.cseq;
         }
         self.calls.insert(id, call);
     }

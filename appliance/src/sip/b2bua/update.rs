@@ -57,7 +57,7 @@ impl B2bua {
             (None, None) => None,
         };
         let Some((id, side)) = from else {
-            self.answer_update(&key, 481, "Call/Transaction Does Not Exist", b"");
+            self.answer_update(&key, 481, "Call/Transaction Does Not Exist", b"", Vec::new());
             return 481;
         };
         let Some(mut call) = self.calls.remove(&id) else { return 481 };
@@ -65,17 +65,17 @@ impl B2bua {
         let other = if side == Side::A { Side::B } else { Side::A };
         let code = match body {
             Err(_) => {
-                self.answer_update(&key, 488, "Not Acceptable Here", b"");
+                self.answer_update(&key, 488, "Not Acceptable Here", b"", Vec::new());
                 488
             }
-            Ok(body) => match self.dialog_request(&mut call, other, "UPDATE", &body) {
+            Ok(body) => match self.dialog_request(&mut call, other, "UPDATE", &body, dialog::end_to_end(&head)) {
                 Some(w) => {
                     self.start_client(now, &w.branch, w.dest, w.bytes, Owner::Update { call: id, side: other });
                     self.pending_updates.insert(w.branch, key);
                     0
                 }
                 None => {
-                    self.answer_update(&key, 481, "Call/Transaction Does Not Exist", b"");
+                    self.answer_update(&key, 481, "Call/Transaction Does Not Exist", b"", Vec::new());
                     481
                 }
             },
@@ -85,7 +85,17 @@ impl B2bua {
     }
 
     /// The far phone answered our UPDATE (branch `branch`): pass the answer back.
-    pub(crate) fn update_response(&mut self, id: u64, from: Side, branch: &str, code: u16, phrase: &str, body: &[u8]) {
+    pub(crate) fn update_response(
+        &mut self,
+        id: u64,
+        from: Side,
+        branch: &str,
+        code: u16,
+        phrase: &str,
+        head: Option<&Head<'_>>,
+    ) {
+        let body = head.map(|h| h.body).unwrap_or_default();
+        let extra = head.map(dialog::end_to_end).unwrap_or_default();
         if code < 200 {
             return;
         }
@@ -95,10 +105,10 @@ impl B2bua {
         } else {
             self.media.relay(id, from, body).unwrap_or_else(|_| body.to_vec())
         };
-        self.answer_update(&key, code, phrase, &body);
+        self.answer_update(&key, code, phrase, &body, extra);
     }
 
-    fn answer_update(&mut self, key: &str, code: u16, phrase: &str, body: &[u8]) {
+    fn answer_update(&mut self, key: &str, code: u16, phrase: &str, body: &[u8], extra: Vec<(&'static str, String)>) {
         let me = self.me;
         let Some(entry) = self.updates.0.get_mut(key) else { return };
         let contact = format!("<sip:{me}>");
@@ -108,7 +118,7 @@ impl B2bua {
             reason: phrase,
             to_tag: "",
             contact: (code < 300).then_some(contact.as_str()),
-            extra: Vec::new(),
+            extra,
             body,
             content_type: (!body.is_empty()).then_some("application/sdp"),
         }

@@ -55,6 +55,7 @@ fn an_update_refresh_from_the_callee_reaches_the_caller_and_its_answer_comes_bac
     let out = rig.input(20, &update, "192.168.10.52:5060");
     let to_a = sent_to(&out.sends, A, "UPDATE sip:101@192.168.10.51:5062").unwrap();
     assert_eq!(header(&to_a, "call-id"), "call-a", "on A's dialog");
+    assert_eq!(header(&to_a, "session-expires"), "1800;refresher=uas", "the refresh means the same on A's side");
     assert!(out.reply.is_none(), "answered only when A answers");
     let answered = rig.input(30, &reply(&to_a, 200, "OK", "", false), A);
     let back = sent_to(&answered.sends, "192.168.10.52:5060", "SIP/2.0 200 OK").unwrap();
