@@ -264,7 +264,7 @@ fn banner(
     let _ =
         writeln!(b, "  SIP:         {}", if listening.is_empty() { "off".to_owned() } else { listening.join(", ") });
     let tftp = config.tftp.map_or("TFTP off".to_owned(), |a| format!("TFTP udp {a}"));
-    let _ = writeln!(b, "  Provisioning: {} ({tftp})", provisioning.provisioning_url);
+    let _ = writeln!(b, "  Phone files: {} ({tftp})", provisioning.provisioning_url);
     let dhcp = config.dhcp.as_ref().map_or("off".to_owned(), |(i, p)| format!("{i} udp {p}"));
     let _ = writeln!(b, "  DHCP:        {dhcp}");
     let _ = writeln!(b, "  Data:        {}", config.data_dir.display());
