@@ -1,10 +1,11 @@
 //! One call's state: the caller's leg (A), the forks towards the callee's phones (B legs),
 //! where the routing plan stands, and what the CDR will say.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::cdr::{CallRecord, Disposition};
-use super::dialog::Dest;
+use super::dialog::{Dest, Request};
 use crate::routing::Plan;
 use crate::sip::message::ReplyBase;
 
@@ -63,6 +64,27 @@ pub struct Fork {
     /// The step of the plan it belongs to.
     pub step: usize,
     pub status: u16,
+}
+
+impl Fork {
+    /// A request on this fork's dialog (ACK, BYE, re-INVITE, NOTIFY): to its remote target,
+    /// with its Call-ID, tags and current CSeq, from `me`. The caller sets what differs
+    /// (Contact, extra headers, body) with struct update syntax.
+    pub fn in_dialog<'a>(&'a self, method: &'a str, me: SocketAddr, branch: &str) -> Request<'a> {
+        Request {
+            method,
+            uri: self.remote_target.as_deref().unwrap_or(&self.uri),
+            via: format!("SIP/2.0/{} {me};branch={branch};rport", self.dest.via_transport()),
+            from: &self.from,
+            to: self.to_tagged.as_deref().unwrap_or(&self.to),
+            call_id: &self.call_id,
+            cseq: self.cseq,
+            contact: None,
+            extra: Vec::new(),
+            body: b"",
+            content_type: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

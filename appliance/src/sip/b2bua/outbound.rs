@@ -193,19 +193,10 @@ impl B2bua {
         let branch = format!("z9hG4bK{}", self.unique());
         let content_type = call.content_type.clone();
         let Some(f) = call.forks.get_mut(index) else { return };
-        let target = f.remote_target.clone().unwrap_or_else(|| f.uri.clone());
         let ack = Request {
-            method: "ACK",
-            uri: &target,
-            via: format!("SIP/2.0/{} {};branch={branch};rport", f.dest.via_transport(), self.me),
-            from: &f.from,
-            to: f.to_tagged.as_deref().unwrap_or(&f.to),
-            call_id: &f.call_id,
-            cseq: f.cseq,
-            contact: None,
-            extra: Vec::new(),
             body,
             content_type: content_type.as_deref().or(Some("application/sdp")),
+            ..f.in_dialog("ACK", self.me, &branch)
         }
         .bytes();
         f.ack = Some(ack.clone());
@@ -218,21 +209,7 @@ impl B2bua {
         let Some(f) = call.forks.get_mut(index) else { return };
         f.state = ForkState::Done;
         f.cseq += 1;
-        let target = f.remote_target.clone().unwrap_or_else(|| f.uri.clone());
-        let request = Request {
-            method: "BYE",
-            uri: &target,
-            via: format!("SIP/2.0/{} {};branch={branch};rport", f.dest.via_transport(), self.me),
-            from: &f.from,
-            to: f.to_tagged.as_deref().unwrap_or(&f.to),
-            call_id: &f.call_id,
-            cseq: f.cseq,
-            contact: None,
-            extra: Vec::new(),
-            body: b"",
-            content_type: None,
-        }
-        .bytes();
+        let request = f.in_dialog("BYE", self.me, &branch).bytes();
         let dest = f.dest;
         self.start_client(now, &branch, dest, request, Owner::Fire);
     }

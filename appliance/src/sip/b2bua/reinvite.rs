@@ -71,24 +71,16 @@ impl B2bua {
                 if method != "ACK" {
                     f.cseq += 1;
                 }
-                let target = f.remote_target.clone().unwrap_or_else(|| f.uri.clone());
-                let via = format!("SIP/2.0/{} {};branch={branch};rport", f.dest.via_transport(), self.me);
                 let contact = match f.dest.transport {
                     crate::sip::message::Transport::Udp => format!("<sip:{}>", self.me),
                     t => format!("<sip:{};transport={}>", self.me, t.name()),
                 };
                 let bytes = Request {
-                    method,
-                    uri: &target,
-                    via,
-                    from: &f.from,
-                    to: f.to_tagged.as_deref().unwrap_or(&f.to),
-                    call_id: &f.call_id,
-                    cseq: f.cseq,
                     contact: (method == "INVITE").then_some(contact.as_str()),
                     extra: extra.clone(),
                     body,
                     content_type: Some(&content_type),
+                    ..f.in_dialog(method, self.me, &branch)
                 }
                 .bytes();
                 (f.dest, bytes)

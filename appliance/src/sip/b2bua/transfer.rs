@@ -126,21 +126,14 @@ impl B2bua {
         f.cseq += 1;
         let branch = format!("z9hG4bK{}", self.unique());
         let state = if last { "terminated;reason=noresource" } else { "active;expires=60" };
-        let target = f.remote_target.clone().unwrap_or_else(|| f.uri.clone());
         let contact = format!("<sip:{}>", self.me);
         let body = format!("{frag}\r\n");
         let request = super::dialog::Request {
-            method: "NOTIFY",
-            uri: &target,
-            via: format!("SIP/2.0/{} {};branch={branch};rport", f.dest.via_transport(), self.me),
-            from: &f.from,
-            to: f.to_tagged.as_deref().unwrap_or(&f.to),
-            call_id: &f.call_id,
-            cseq: f.cseq,
             contact: Some(&contact),
             extra: vec![("Event", "refer".to_owned()), ("Subscription-State", state.to_owned())],
             body: body.as_bytes(),
             content_type: Some("message/sipfrag;version=2.0"),
+            ..f.in_dialog("NOTIFY", self.me, &branch)
         }
         .bytes();
         let dest = f.dest;
