@@ -11,9 +11,10 @@
 //! - `sip`: the SIP registrar: transports, digest auth, location service, defences.
 //! - `dhcp`: the LAN's DHCP server with per-vendor provisioning options (docs/dhcp.md).
 //! - `tls`: the box certificate; `metrics`: Prometheus counters.
+//! - `sync`: the cloud-sync agent (MQTT; off without `[cloud] broker`).
 //!
 //! Not built yet (see the README's status table): the B2BUA, `media`, `routing`,
-//! `provision`, the web UI and the cloud-sync agent.
+//! `provision`, the web UI; cloud sync is partial (config only).
 
 pub mod api;
 pub mod config;
@@ -27,5 +28,6 @@ pub mod sip;
 pub mod site;
 pub mod store;
 pub mod supervisor;
+pub mod sync;
 pub mod tls;
 pub mod web;
