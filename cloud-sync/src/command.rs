@@ -12,9 +12,13 @@ use crate::SCHEMA;
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CommandKind {
     /// Send check-sync to a phone so it fetches its files again.
-    Reprovision { mac: String },
+    Reprovision {
+        mac: String,
+    },
     BackupNow,
-    Restore { backup: String },
+    Restore {
+        backup: String,
+    },
     Reboot,
 }
 
@@ -30,9 +34,13 @@ pub struct Command {
 #[serde(tag = "result", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CommandOutcome {
     Done,
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
     /// This box cannot do that (yet): the reason says why.
-    Unsupported { reason: String },
+    Unsupported {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,7 +94,8 @@ mod tests {
 
     #[test]
     fn commands_read_as_documented_and_unknown_kinds_are_refused() {
-        let c: Command = decode(br#"{"schema":1,"id":"c1","kind":{"type":"reprovision","mac":"80:5e:c0:11:22:33"}}"#).unwrap();
+        let c: Command =
+            decode(br#"{"schema":1,"id":"c1","kind":{"type":"reprovision","mac":"80:5e:c0:11:22:33"}}"#).unwrap();
         assert_eq!(c.kind, CommandKind::Reprovision { mac: "80:5e:c0:11:22:33".into() });
         assert_eq!(decode::<Command>(&encode(&c)).unwrap(), c);
         assert!(matches!(
