@@ -205,3 +205,85 @@ fn a_box_cannot_read_or_write_another_box_topics() {
         .collect();
     assert!(leaked.is_empty(), "b1 read b2's topics: {leaked:?}");
 }
+
+/// `outpost-fleet run` against the same broker, killed on drop.
+struct Fleet {
+    child: std::process::Child,
+    api: String,
+    _data: tempfile::TempDir,
+}
+
+impl Fleet {
+    fn start(broker: &Mosquitto) -> Fleet {
+        use std::io::BufRead;
+        let data = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(common::bin("outpost-fleet"))
+            .args(["run", "--broker", &broker.url(), "--username", FLEET.0, "--api", "127.0.0.1:0", "--data"])
+            .arg(data.path())
+            .env("OUTPOST_FLEET_PASSWORD", FLEET.1)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let api = line.trim().strip_prefix("outpost-fleet API on ").expect("the API line").to_owned();
+        Fleet { child, api, _data: data }
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut cmd = std::process::Command::new("curl");
+        cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, &format!("{}{path}", self.api)]);
+        if let Some(body) = body {
+            cmd.args(["-H", "content-type: application/json", "--data-binary", &body.to_string()]);
+        }
+        let out = String::from_utf8(cmd.output().unwrap().stdout).unwrap();
+        let (body, code) = out.rsplit_once('\n').unwrap();
+        (code.parse().unwrap(), serde_json::from_str(body).unwrap_or(Value::Null))
+    }
+
+    /// Polls the box's state until `pred` holds (20 s at most).
+    fn wait_state(&self, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, state) = self.call("GET", &format!("/api/v1/boxes/{id}"), None);
+            if pred(&state) {
+                return state;
+            }
+            assert!(std::time::Instant::now() < deadline, "no {what} within 20 s: {state}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_fleet_service_pushes_a_config_and_keeps_the_report_and_status() {
+    let broker = Mosquitto::start(&[("b1", "pw-b1")]);
+    let fleet = Fleet::start(&broker);
+    let outpost = start_box(&broker, "b1", "pw-b1");
+    let state = fleet
+        .wait_state("b1", "online and reported", |s| s["status"]["state"] == "online" && s["reported"].is_object());
+    assert_eq!(state["reported"]["revision"], 1);
+
+    let t = outpost.admin_token(PASSWORD);
+    let (_, mut site) = outpost.json("GET", "/api/v1/site", Some(&t), None);
+    site["site"]["name"] = json!("Pushed by the fleet");
+    let push = json!({"base_revision": 1, "document": site, "author": "ops@fleet"});
+    let (code, body) = fleet.call("POST", "/api/v1/boxes/b1/config", Some(&push));
+    assert_eq!((code, &body["revision"]), (202, &json!(1)), "{body}");
+
+    let state = fleet.wait_state("b1", "an applied report", |s| s["reported"]["desired_revision"] == 1);
+    assert_eq!(state["reported"]["outcome"], json!({"result": "applied", "applied_revision": 2}));
+    assert!(exported(&outpost).contains("Pushed by the fleet"));
+    let (_, history) = fleet.call("GET", "/api/v1/boxes/b1/config", None);
+    assert_eq!(history[0]["author"], "ops@fleet");
+    assert_eq!(fleet.call("GET", "/api/v1/boxes/b%2Fx", None).0, 400, "box ids are checked");
+}
