@@ -50,6 +50,9 @@ pub struct ConfigFile {
     pub provision: ProvisionFile,
     #[serde(default)]
     pub daemon: DaemonFile,
+    /// Cloud sync over MQTT; off without a broker.
+    #[serde(default)]
+    pub cloud: crate::sync::settings::CloudFile,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -170,6 +173,8 @@ pub struct Config {
     pub tftp: Option<SocketAddr>,
     pub provision: ProvisionSettings,
     pub shutdown_timeout: Duration,
+    /// Cloud sync; `None` when off (no `[cloud] broker`).
+    pub cloud: Option<crate::sync::CloudSettings>,
     /// What the defaults changed because the process is not root, for the startup banner.
     pub notes: Vec<String>,
 }
@@ -270,6 +275,8 @@ impl ConfigFile {
             tftp: listen("tftp.listen", self.tftp.listen, tftp_port)?,
             provision: provision_settings(self.provision)?,
             shutdown_timeout,
+            cloud: crate::sync::CloudSettings::from_file(self.cloud)
+                .map_err(|(field, reason)| ConfigError::Invalid { field, reason })?,
             notes,
         })
     }

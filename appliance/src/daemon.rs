@@ -98,6 +98,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         async move { web::serve(listener??, tls_config, router, token).await }
     });
 
+    spawn_cloud_sync(&mut supervisor, &config, &store)?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "outpost running");
     match supervisor.run(config.shutdown_timeout).await {
         Stopped::Clean => {
@@ -110,6 +111,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
         Stopped::Failed { service, error } => anyhow::bail!("service {service} failed: {error}"),
     }
+}
+
+/// The cloud-sync agent, when `[cloud] broker` is set; it reconnects by itself, and the
+/// supervisor restarts it if it stops with an error.
+fn spawn_cloud_sync(supervisor: &mut Supervisor, config: &Config, store: &Store) -> anyhow::Result<()> {
+    let Some(settings) = config.cloud.clone() else { return Ok(()) };
+    let agent = crate::sync::Agent::new(settings, store.clone(), config.data_dir.clone())?;
+    supervisor.spawn("cloud-sync", Policy::Restart { max_backoff: Duration::from_secs(60) }, move |token| {
+        crate::sync::run(agent.clone(), token)
+    });
+    Ok(())
 }
 
 /// Provisioning: the box's address as phones see it, TFTP (bound here, so that a port in use

@@ -15,8 +15,10 @@
 //! - `dhcp`: the LAN's DHCP server with per-vendor provisioning options (docs/dhcp.md).
 //! - `provision`: the phones' files over TFTP and HTTPS (docs/provisioning.md).
 //! - `tls`: the box certificate; `metrics`: Prometheus counters.
+//! - `sync`: the cloud-sync agent (MQTT; off without `[cloud] broker`).
 //!
-//! Not built yet (see the README's status table): trunks, the web UI and the cloud-sync agent.
+//! Not built yet (see the README's status table): trunks and the web UI; cloud sync is partial
+//! (config only).
 
 pub mod api;
 pub mod config;
@@ -30,5 +32,6 @@ pub mod sip;
 pub mod site;
 pub mod store;
 pub mod supervisor;
+pub mod sync;
 pub mod tls;
 pub mod web;

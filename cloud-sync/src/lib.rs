@@ -1,4 +1,27 @@
-//! Cloud sync: the MQTT protocol between box and fleet service, the box-side agent and the
-//! fleet service (`outpost-fleet`).
+//! Cloud sync: the MQTT protocol between an Outpost box and the fleet service (`docs/sync-protocol.md`).
 //!
-//! Not built yet: the cloud-sync issue fills this crate.
+//! This crate is the wire contract both sides share: it does no I/O and knows nothing of the
+//! box's store. The site config travels as JSON with its revision; the box validates it.
+//!
+//! # Layout
+//! - `topic`: box ids and the topics under `outpost/v1/<box-id>/`, built and parsed.
+//! - `codec`: the `schema` rule: a document of a newer schema is refused, never misread.
+//! - `config`: `Desired` (cloud → box) and `Reported` (box → cloud) with the revision rules.
+//! - `status`: `Status` (retained, last will) and `StatusBoard` (the highest boot wins).
+//! - `telemetry`, `command`: `Telemetry`; `Command`/`CommandResult` (idempotent by id).
+//!
+//! Not built yet: backups, claim, the fleet service (`outpost-fleet`).
+
+pub mod codec;
+pub mod command;
+pub mod config;
+pub mod status;
+pub mod telemetry;
+pub mod topic;
+
+pub use codec::{decode, encode, DecodeError, SCHEMA};
+pub use command::{Command, CommandKind, CommandOutcome, CommandResult, Ledger};
+pub use config::{Desired, Outcome, Reason, Reported};
+pub use status::{BoxState, Status, StatusBoard};
+pub use telemetry::Telemetry;
+pub use topic::{BoxId, Topic, TopicError};

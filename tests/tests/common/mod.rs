@@ -75,6 +75,8 @@ pub struct Extra {
     /// The API and SIP listen on every address (phones in another namespace reach them),
     /// not only on loopback.
     pub listen_all: bool,
+    /// Lines for the `[cloud]` table of outpost.toml (none: cloud sync off).
+    pub cloud_config: String,
 }
 
 pub struct Outpost {
@@ -132,6 +134,8 @@ impl Outpost {
         let dhcp =
             if extra.dhcp_config.is_empty() { String::new() } else { format!("[dhcp]\n{}\n", extra.dhcp_config) };
         let dhcp = if extra.rtp_config.is_empty() { dhcp } else { format!("{dhcp}[rtp]\n{}\n", extra.rtp_config) };
+        let dhcp =
+            if extra.cloud_config.is_empty() { dhcp } else { format!("{dhcp}[cloud]\n{}\n", extra.cloud_config) };
         std::fs::write(
             &config,
             format!(
@@ -306,3 +310,5 @@ pub fn signal(child: &Child, name: &str) {
     let status = Command::new("kill").arg(format!("-{name}")).arg(child.id().to_string()).status().unwrap();
     assert!(status.success());
 }
+
+pub mod mosquitto;

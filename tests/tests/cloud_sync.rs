@@ -1,0 +1,289 @@
+//! Cloud sync end to end: a real `outpost` box and a real Mosquitto (started here, with per-box
+//! users and an ACL). The cloud side is played with `mosquitto_pub`/`mosquitto_sub` as user
+//! `fleet`, the way the fleet service will use the topics.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::mosquitto::{Mosquitto, FLEET};
+use common::{Extra, Options, Outpost};
+use serde_json::{json, Value};
+
+const PASSWORD: &str = "a-good-long-password";
+
+fn start_box(broker: &Mosquitto, id: &str, pw: &str) -> Outpost {
+    let extra = Extra { cloud_config: broker.cloud_config(id, pw), ..Extra::default() };
+    Outpost::start_extra(tempfile::tempdir().unwrap(), &Options::default(), &extra)
+}
+
+fn is(topic: &str, want: &str) -> bool {
+    topic.ends_with(want)
+}
+
+/// Waits for the box's first report after it connected (it asks for the full document).
+fn wait_connected(sub: &mut common::mosquitto::Sub) -> Value {
+    sub.wait_for("a want_full report", |t, v| is(t, "/config/reported") && v["want_full"] == true)
+}
+
+fn desired(revision: u64, base: u64, document: &Value) -> String {
+    json!({"schema": 1, "revision": revision, "base_revision": base, "document": document,
+           "author": "ops@fleet", "at": 1_700_000_000})
+    .to_string()
+}
+
+fn exported(outpost: &Outpost) -> String {
+    let out = outpost.cli(&["config", "export"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn a_pushed_config_is_applied_and_reported() {
+    let broker = Mosquitto::start(&[("b1", "pw-b1")]);
+    let mut sub = broker.subscribe_ready("outpost/v1/b1");
+    let outpost = start_box(&broker, "b1", "pw-b1");
+    let hello = wait_connected(&mut sub);
+    assert_eq!(hello["revision"], 1);
+
+    let t = outpost.admin_token(PASSWORD);
+    let (_, mut site) = outpost.json("GET", "/api/v1/site", Some(&t), None);
+    site["site"]["name"] = json!("Harbour House");
+    site["tenants"][0]["extensions"] = json!([{"number": "101", "name": "Alice", "secret": "correct-horse-101"}]);
+    broker.publish(FLEET, "outpost/v1/b1/config/desired", &desired(1, 1, &site), true);
+
+    let report = sub.wait_for("an applied report", |t, v| is(t, "/config/reported") && v["desired_revision"] == 1);
+    assert_eq!(report["outcome"], json!({"result": "applied", "applied_revision": 2}), "{report}");
+    let export = exported(&outpost);
+    assert!(export.contains("name = \"Harbour House\"") && export.contains("revision = 2"), "{export}");
+    let (_, ext) = outpost.json("GET", "/api/v1/tenants/default/extensions/101", Some(&t), None);
+    assert_eq!(ext["name"], "Alice");
+    let (_, audit) = outpost.json("GET", "/api/v1/audit", Some(&t), None);
+    assert_eq!(audit[0]["actor"], "cloud:ops@fleet");
+}
+
+#[test]
+fn a_bad_document_is_rejected_whole_with_reasons_and_nothing_changes() {
+    let broker = Mosquitto::start(&[("b1", "pw-b1")]);
+    let mut sub = broker.subscribe_ready("outpost/v1/b1");
+    let outpost = start_box(&broker, "b1", "pw-b1");
+    wait_connected(&mut sub);
+    let before = exported(&outpost);
+
+    let t = outpost.admin_token(PASSWORD);
+    let (_, mut site) = outpost.json("GET", "/api/v1/site", Some(&t), None);
+    site["site"]["name"] = json!("Would be renamed");
+    site["tenants"][0]["extensions"] = json!([{"number": "101", "name": "Alice", "secret": "short"}]);
+    site["tenants"][0]["ring_groups"] = json!([{"number": "600", "strategy": "simultaneous", "members": ["109"]}]);
+    broker.publish(FLEET, "outpost/v1/b1/config/desired", &desired(1, 1, &site), true);
+
+    let report = sub.wait_for("a rejection", |t, v| is(t, "/config/reported") && v["desired_revision"] == 1);
+    assert_eq!(report["outcome"]["result"], "rejected", "{report}");
+    let reasons = report["outcome"]["reasons"].as_array().unwrap();
+    let fields: Vec<&str> = reasons.iter().filter_map(|r| r["field"].as_str()).collect();
+    assert!(fields.iter().any(|f| f.contains("extensions[0].secret")), "{report}");
+    assert!(fields.iter().any(|f| f.contains("ring_groups[0].members")), "{fields:?}");
+    assert_eq!(report["revision"], 1);
+    assert_eq!(exported(&outpost), before, "nothing of the document was applied");
+
+    // A document of a newer schema is refused with the reason, not misread.
+    let newer = json!({"schema": 2, "revision": 2, "base_revision": 1, "document": {}, "author": "x", "at": 0});
+    broker.publish(FLEET, "outpost/v1/b1/config/desired", &newer.to_string(), true);
+    let report = sub.wait_for("a schema refusal", |t, v| {
+        is(t, "/config/reported") && v["outcome"]["reasons"][0]["field"] == "schema"
+    });
+    assert!(report["outcome"]["reasons"][0]["reason"].as_str().unwrap().contains("schema 2"), "{report}");
+    assert_eq!(exported(&outpost), before);
+}
+
+#[test]
+fn a_stale_base_after_a_local_edit_is_a_conflict_and_the_local_edit_stays() {
+    let broker = Mosquitto::start(&[("b1", "pw-b1")]);
+    let mut sub = broker.subscribe_ready("outpost/v1/b1");
+    let outpost = start_box(&broker, "b1", "pw-b1");
+    wait_connected(&mut sub);
+
+    let t = outpost.admin_token(PASSWORD);
+    let (_, site) = outpost.json("GET", "/api/v1/site", Some(&t), None);
+    let mut local = site.clone();
+    local["site"]["name"] = json!("Edited on the box");
+    let (code, body) = outpost.json("PUT", "/api/v1/site", Some(&t), Some(&local.to_string()));
+    assert_eq!((code, &body["revision"]), (200, &json!(2)), "{body}");
+
+    let mut cloud = site.clone();
+    cloud["site"]["name"] = json!("Edited in the cloud");
+    broker.publish(FLEET, "outpost/v1/b1/config/desired", &desired(1, 1, &cloud), true);
+    let report = sub.wait_for("a conflict", |t, v| is(t, "/config/reported") && v["desired_revision"] == 1);
+    assert_eq!(report["outcome"], json!({"result": "conflict", "base_revision": 1, "current_revision": 2}));
+    assert_eq!(report["document"]["site"]["name"], "Edited on the box", "the cloud gets the box's document");
+    assert!(report["document"].to_string().find("secret").is_none(), "secrets never leave the box");
+    let export = exported(&outpost);
+    assert!(export.contains("Edited on the box") && export.contains("revision = 2"), "{export}");
+}
+
+#[test]
+fn local_edits_made_offline_are_reported_on_reconnect() {
+    let broker = Mosquitto::start(&[("b1", "pw-b1")]);
+    let mut sub = broker.subscribe_ready("outpost/v1/b1");
+    let mut outpost = start_box(&broker, "b1", "pw-b1");
+    assert_eq!(wait_connected(&mut sub)["local_edits"], false);
+    outpost.terminate(Duration::from_secs(10));
+
+    // The admin edits the stopped box with the CLI (`outpost config apply`).
+    let mut doc: toml::Value = toml::from_str(&exported(&outpost)).unwrap();
+    doc["site"]["name"] = toml::Value::String("Offline".into());
+    let file = outpost.data.path().join("edit.toml");
+    std::fs::write(&file, toml::to_string(&doc).unwrap()).unwrap();
+    let out = outpost.cli(&["config", "apply", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Started again on the same data directory, it tells the cloud what changed.
+    let kept = std::mem::replace(&mut outpost.data, tempfile::tempdir().unwrap());
+    drop(outpost);
+    let extra = Extra { cloud_config: broker.cloud_config("b1", "pw-b1"), ..Extra::default() };
+    let _again = Outpost::start_extra(kept, &Options::default(), &extra);
+    let report = sub.wait_for("a local-edits report", |t, v| is(t, "/config/reported") && v["local_edits"] == true);
+    assert_eq!(report["revision"], 2);
+    assert_eq!(report["document"]["site"]["name"], "Offline");
+}
+
+#[test]
+fn status_is_retained_online_and_the_last_will_marks_it_offline() {
+    let broker = Mosquitto::start(&[("b1", "pw-b1")]);
+    let mut first = broker.subscribe_ready("outpost/v1/b1");
+    let mut outpost = start_box(&broker, "b1", "pw-b1");
+    wait_connected(&mut first);
+
+    // A reader that comes later still learns the state: it is retained.
+    let mut late = broker.subscribe(FLEET, "outpost/v1/b1/status");
+    let online = late.wait_for("the retained status", |_, v| v["state"].is_string());
+    assert_eq!(online["state"], "online");
+    let boot = online["boot_seq"].clone();
+    assert_eq!(boot, 1);
+
+    // Killed without a goodbye: the broker publishes the will, with the same boot_seq.
+    let child = outpost.child.as_mut().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let offline = late.wait_for("the last will", |_, v| v["state"] == "offline");
+    assert_eq!(offline["boot_seq"], boot);
+    let mut later = broker.subscribe(FLEET, "outpost/v1/b1/status");
+    assert_eq!(later.wait_for("the retained will", |_, v| v["state"].is_string())["state"], "offline");
+}
+
+#[test]
+fn a_box_cannot_read_or_write_another_box_topics() {
+    let broker = Mosquitto::start(&[("b1", "pw-b1"), ("b2", "pw-b2")]);
+    let mut sub = broker.subscribe_ready("outpost/v1/b2");
+    let _b2 = start_box(&broker, "b2", "pw-b2");
+    wait_connected(&mut sub);
+
+    // b2's own credentials read its retained status; b1's read nothing of b2.
+    let mut own = broker.subscribe(("b2", "pw-b2"), "outpost/v1/b2/#");
+    assert_eq!(own.wait_for("b2's status", |t, _| is(t, "/status"))["state"], "online");
+    let mut spy = broker.subscribe(("b1", "pw-b1"), "outpost/v1/b2/#");
+    let mut spy_all = broker.subscribe(("b1", "pw-b1"), "outpost/v1/#");
+    // b1 tries to push a config to b2: the broker drops it.
+    broker.publish(("b1", "pw-b1"), "outpost/v1/b2/config/desired", &desired(9, 1, &json!({})), true);
+    // A marker from the fleet, after the attempt: once b2's own subscriber has it, anything b1
+    // could have received or caused has been delivered.
+    broker.publish(FLEET, "outpost/v1/b2/telemetry", "marker", false);
+    own.wait_for("the marker", |t, _| is(t, "/telemetry"));
+    // b1's subscription on everything is live (it gets its own topics), and got nothing of b2's.
+    broker.publish(FLEET, "outpost/v1/b1/telemetry", "own", false);
+    spy_all.wait_for("b1's own marker", |t, _| t == "outpost/v1/b1/telemetry");
+    assert!(!own.seen.iter().any(|l| l.contains("config/desired")), "b1's publish reached b2: {:?}", own.seen);
+    assert!(sub.try_wait_for(Duration::from_millis(200), |t, _| is(t, "/config/reported")).is_none());
+    let leaked: Vec<String> = [&mut spy, &mut spy_all]
+        .into_iter()
+        .flat_map(|s| {
+            s.try_wait_for(Duration::from_millis(500), |_, _| false);
+            s.seen.clone()
+        })
+        .filter(|l| l.contains("outpost/v1/b2"))
+        .collect();
+    assert!(leaked.is_empty(), "b1 read b2's topics: {leaked:?}");
+}
+
+/// `outpost-fleet run` against the same broker, killed on drop.
+struct Fleet {
+    child: std::process::Child,
+    api: String,
+    _data: tempfile::TempDir,
+}
+
+impl Fleet {
+    fn start(broker: &Mosquitto) -> Fleet {
+        use std::io::BufRead;
+        let data = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(common::bin("outpost-fleet"))
+            .args(["run", "--broker", &broker.url(), "--username", FLEET.0, "--api", "127.0.0.1:0", "--data"])
+            .arg(data.path())
+            .env("OUTPOST_FLEET_PASSWORD", FLEET.1)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let api = line.trim().strip_prefix("outpost-fleet API on ").expect("the API line").to_owned();
+        Fleet { child, api, _data: data }
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut cmd = std::process::Command::new("curl");
+        cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, &format!("{}{path}", self.api)]);
+        if let Some(body) = body {
+            cmd.args(["-H", "content-type: application/json", "--data-binary", &body.to_string()]);
+        }
+        let out = String::from_utf8(cmd.output().unwrap().stdout).unwrap();
+        let (body, code) = out.rsplit_once('\n').unwrap();
+        (code.parse().unwrap(), serde_json::from_str(body).unwrap_or(Value::Null))
+    }
+
+    /// Polls the box's state until `pred` holds (20 s at most).
+    fn wait_state(&self, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, state) = self.call("GET", &format!("/api/v1/boxes/{id}"), None);
+            if pred(&state) {
+                return state;
+            }
+            assert!(std::time::Instant::now() < deadline, "no {what} within 20 s: {state}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_fleet_service_pushes_a_config_and_keeps_the_report_and_status() {
+    let broker = Mosquitto::start(&[("b1", "pw-b1")]);
+    let fleet = Fleet::start(&broker);
+    let outpost = start_box(&broker, "b1", "pw-b1");
+    let state = fleet
+        .wait_state("b1", "online and reported", |s| s["status"]["state"] == "online" && s["reported"].is_object());
+    assert_eq!(state["reported"]["revision"], 1);
+
+    let t = outpost.admin_token(PASSWORD);
+    let (_, mut site) = outpost.json("GET", "/api/v1/site", Some(&t), None);
+    site["site"]["name"] = json!("Pushed by the fleet");
+    let push = json!({"base_revision": 1, "document": site, "author": "ops@fleet"});
+    let (code, body) = fleet.call("POST", "/api/v1/boxes/b1/config", Some(&push));
+    assert_eq!((code, &body["revision"]), (202, &json!(1)), "{body}");
+
+    let state = fleet.wait_state("b1", "an applied report", |s| s["reported"]["desired_revision"] == 1);
+    assert_eq!(state["reported"]["outcome"], json!({"result": "applied", "applied_revision": 2}));
+    assert!(exported(&outpost).contains("Pushed by the fleet"));
+    let (_, history) = fleet.call("GET", "/api/v1/boxes/b1/config", None);
+    assert_eq!(history[0]["author"], "ops@fleet");
+    assert_eq!(fleet.call("GET", "/api/v1/boxes/b%2Fx", None).0, 400, "box ids are checked");
+}
