@@ -78,8 +78,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         crate::media::Bridge::new(crate::media::MediaConfig::from_config(&config, media_address), metrics.clone());
     sip.attach_media(bridge.clone(), cancel.clone());
     spawn_sip(&mut supervisor, &config.sip, &sip, &identity).await?;
-    let prov = start_provisioning(&mut supervisor, &config, &store, &metrics, api_addr).await?;
-    let dhcp = start_dhcp(&mut supervisor, &config, &store, &metrics, api_addr).await?;
+    // The DHCP interface's address and MAC, read once: DHCP serves on it, and the phones'
+    // files name it as the box's address (as option 66 does) unless `[provision] host` is set.
+    let lan = match &config.dhcp {
+        Some((interface, _)) => Some(driver::interface_info(interface).await.context("cannot serve DHCP")?),
+        None => None,
+    };
+    let prov = start_provisioning(&mut supervisor, &config, &store, &metrics, api_addr, lan.map(|(ip, _)| ip)).await?;
+    let dhcp = start_dhcp(&mut supervisor, &config, &store, &metrics, lan, &prov.endpoint).await?;
     let mut state = AppState::new(store.clone(), metrics);
     state.sip = Some(sip);
     state.media = Some(bridge);
@@ -132,13 +138,9 @@ async fn start_provisioning(
     store: &Store,
     metrics: &Metrics,
     api_addr: std::net::SocketAddr,
+    lan_ip: Option<std::net::Ipv4Addr>,
 ) -> anyhow::Result<Arc<Provisioner>> {
-    // Phones on the DHCP interface reach the box at that interface's address: the files say
-    // the same as DHCP's option 66 unless `[provision] host` says otherwise.
-    let lan_ip = match (&config.provision.host, &config.dhcp) {
-        (None, Some((interface, _))) => driver::interface_info(interface).await.ok().map(|(ip, _)| ip.to_string()),
-        _ => None,
-    };
+    let lan_ip = lan_ip.map(|ip| ip.to_string());
     let host = provision::settings::box_host(config.provision.host.as_deref().or(lan_ip.as_deref()), api_addr);
     let sip_port = config.sip.udp.or(config.sip.tcp).map_or(5060, |a| a.port());
     let endpoint = Endpoint::new(&host, api_addr.port(), sip_port, config.provision.resync_interval);
@@ -170,13 +172,13 @@ async fn start_dhcp(
     config: &Config,
     store: &Store,
     metrics: &Metrics,
-    api_addr: std::net::SocketAddr,
+    lan: Option<(std::net::Ipv4Addr, [u8; 6])>,
+    provisioning: &Endpoint,
 ) -> anyhow::Result<Arc<DhcpShared>> {
     driver::describe(metrics);
-    let Some((interface, port)) = config.dhcp.clone() else {
+    let (Some((interface, port)), Some((ip, mac))) = (config.dhcp.clone(), lan) else {
         return Ok(Arc::new(DhcpShared::new(DhcpStatus::Off { reason: "no [dhcp] interface configured".into() })));
     };
-    let (ip, mac) = driver::interface_info(&interface).await.context("cannot serve DHCP")?;
     let (_, scopes) = driver::scopes(store)?;
     if !scopes.iter().any(|s| s.interface.as_deref() == Some(interface.as_str()) || s.contains(ip)) {
         let reason = format!("no DHCP scope for interface {interface} or its network ({ip})");
@@ -187,9 +189,9 @@ async fn start_dhcp(
         driver::bind(&interface, port, false)
             .with_context(|| format!("cannot listen for DHCP on {interface} udp {port}"))?,
     );
-    let host = config.provision.host.clone().unwrap_or_else(|| ip.to_string());
+    // The same URL the files carry: option 66 and the bootstrap cannot disagree.
     let provisioning = dhcp::options::Provisioning {
-        url: Endpoint::new(&host, api_addr.port(), 0, 0).provisioning_url,
+        url: provisioning.provisioning_url.clone(),
         // Options 150 and 66-as-address cannot name a port: only offered when TFTP is on 69.
         tftp: config.tftp.filter(|a| a.port() == 69).map(|_| ip),
     };
