@@ -47,6 +47,9 @@ pub fn first_site(hostname: &str) -> SiteDoc {
         trunks: Vec::new(),
         inbound_routes: Vec::new(),
         outbound_routes: Vec::new(),
+        blocked: Vec::new(),
+        remote_sites: Vec::new(),
+        holidays: Vec::new(),
         templates: Vec::new(),
     });
     doc

@@ -54,6 +54,7 @@
 mod bridge;
 mod ports;
 mod relay;
+pub mod codecs;
 pub mod rtp;
 pub mod sdp;
 pub mod stats;

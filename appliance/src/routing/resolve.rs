@@ -3,33 +3,67 @@
 
 use std::time::Duration;
 
-use super::{matches_pattern, number::shown, Decision, Plan, Step, MAX_FORWARDS};
-use crate::site::{Extension, RingGroup, RingStrategy, Tenant};
+use super::clock::open;
+use super::outside;
+use super::{matches_pattern, number::shown, Decision, Plan, Situation, Step, MAX_FORWARDS};
+use crate::site::{SiteDoc, Blocked, Extension, OutboundRoute, RemoteSite, RingGroup, RingStrategy, Tenant};
 
 /// What a number means within a tenant, in the order routing asks.
 enum Target<'a> {
     Emergency,
     Extension(&'a Extension),
     Group(&'a RingGroup),
-    Did { did: &'a str, destination: &'a str },
-    Outside,
+    Did(&'a str),
+    Blocked(&'a Blocked),
+    Remote(&'a RemoteSite),
+    Outside(&'a OutboundRoute),
     Unknown,
 }
 
-/// Routing state for one call: the tenant searched (never another) and the caller.
+/// Routing state for one call: the tenant searched (never another), the caller and the
+/// situation (clock, trunk states, mode).
 pub(super) struct Resolver<'a> {
-    tenant: &'a Tenant,
+    doc: &'a SiteDoc,
+    pub(super) tenant: &'a Tenant,
     caller: &'a str,
+    pub(super) sit: &'a Situation,
 }
 
 impl<'a> Resolver<'a> {
-    pub(super) fn new(tenant: &'a Tenant, caller: &'a str) -> Self {
-        Resolver { tenant, caller }
+    pub(super) fn new(doc: &'a SiteDoc, tenant: &'a Tenant, caller: &'a str, sit: &'a Situation) -> Self {
+        Resolver { doc, tenant, caller, sit }
     }
 
     /// The decision for a dialled number that passed the checks in `route`.
     pub(super) fn dialled(&self, number: &'a str) -> Decision {
         self.place(number, &[], 0)
+    }
+
+    /// The decision for a call from a trunk to `did`: only its inbound routes.
+    pub(super) fn inbound(&self, did: &'a str) -> Decision {
+        self.did(did, &[], 0)
+    }
+
+    /// The first inbound route for `did` that is open now, to its destination.
+    fn did(&self, did: &str, trail: &[&'a str], hops: usize) -> Decision {
+        let t = self.tenant;
+        let caller_ok = |p: &Option<String>| p.as_deref().is_none_or(|p| matches_pattern(p, self.caller));
+        let Some(route) = t
+            .inbound_routes
+            .iter()
+            .find(|r| r.did == did && caller_ok(&r.caller) && open(r, self.sit.clock, &t.holidays))
+        else {
+            return Decision::reject(404, format!("no inbound route for {} is open now", shown(did)));
+        };
+        let destination = route.destination.as_str();
+        let d = match self.classify(destination) {
+            Target::Extension(x) => self.extension(x, trail, hops),
+            Target::Group(g) => self.group(g, trail),
+            Target::Did(_) | Target::Unknown => Decision::reject(404, self.unknown(destination)),
+            // An outside destination: the call is forwarded out again.
+            _ => self.place(destination, trail, hops + 1),
+        };
+        prefixed(d, &format!("inbound route {did} to {}", shown(destination)))
     }
 
     fn classify(&self, number: &str) -> Target<'a> {
@@ -41,9 +75,13 @@ impl<'a> Resolver<'a> {
         } else if let Some(g) = t.ring_groups.iter().find(|g| g.number == number) {
             Target::Group(g)
         } else if let Some(r) = t.inbound_routes.iter().find(|r| r.did == number) {
-            Target::Did { did: &r.did, destination: &r.destination }
-        } else if t.outbound_routes.iter().any(|r| matches_pattern(&r.pattern, number)) {
-            Target::Outside
+            Target::Did(&r.did)
+        } else if let Some(b) = t.blocked.iter().find(|b| matches_pattern(&b.pattern, number)) {
+            Target::Blocked(b)
+        } else if let Some(r) = t.remote_sites.iter().find(|r| matches_pattern(&r.pattern, number)) {
+            Target::Remote(r)
+        } else if let Some(r) = t.outbound_routes.iter().find(|r| matches_pattern(&r.pattern, number)) {
+            Target::Outside(r)
         } else {
             Target::Unknown
         }
@@ -53,24 +91,49 @@ impl<'a> Resolver<'a> {
     /// not rung or forwarded to again); `hops`: forwards followed to get here.
     fn place(&self, number: &str, trail: &[&'a str], hops: usize) -> Decision {
         match self.classify(number) {
-            Target::Emergency => Decision::Outside { number: number.to_owned(), emergency: true },
+            Target::Emergency => outside::emergency(self.doc, Some(self.tenant), number, self.sit),
             Target::Extension(x) => self.extension(x, trail, hops),
             Target::Group(g) => self.group(g, trail),
-            Target::Did { did, destination } => {
-                let d = match self.classify(destination) {
-                    Target::Extension(x) => self.extension(x, trail, hops),
-                    Target::Group(g) => self.group(g, trail),
-                    // Validation only lets DIDs point at extensions and groups; stay total anyway.
-                    _ => Decision::reject(404, self.unknown(destination)),
-                };
-                prefixed(d, &format!("inbound route {did} to {}", shown(destination)))
+            Target::Did(did) if hops > MAX_FORWARDS => {
+                Decision::reject(483, format!("more than {MAX_FORWARDS} forwards reaching DID {did}"))
             }
-            Target::Outside => Decision::Outside { number: number.to_owned(), emergency: false },
+            Target::Did(did) => self.did(did, trail, hops),
+            Target::Blocked(b) => {
+                let why = if b.reason.is_empty() { format!("calls to {} are blocked", shown(number)) } else { b.reason.clone() };
+                Decision::reject(403, why)
+            }
+            Target::Remote(site) => self.remote(site, number),
+            Target::Outside(route) => outside::outbound(self, route, number, format!("outbound route {}", route.name)),
             Target::Unknown => Decision::reject(404, self.unknown(number)),
         }
     }
 
-    fn unknown(&self, number: &str) -> String {
+    /// Another site's extension: through the cloud while it is there, else the public network.
+    fn remote(&self, site: &RemoteSite, number: &str) -> Decision {
+        let cloud_up = !self.sit.survivable && outside::cloud_usable(self);
+        if cloud_up {
+            return outside::cloud(self, number, format!("site {} through the cloud", site.name));
+        }
+        let Some(prefix) = &site.pstn_prefix else {
+            return Decision::reject(
+                486,
+                format!("site {} is reachable only through the cloud, which is down (survivable mode)", site.name),
+            );
+        };
+        let rest = number.get(site.strip as usize..).unwrap_or_default();
+        let pstn = format!("{prefix}{rest}");
+        match self.tenant.outbound_routes.iter().find(|r| matches_pattern(&r.pattern, &pstn)) {
+            Some(route) => outside::outbound(
+                self,
+                route,
+                &pstn,
+                format!("site {} over the public network as {pstn} (survivable mode), outbound route {}", site.name, route.name),
+            ),
+            None => Decision::reject(404, format!("site {}: no outbound route for its public number {pstn}", site.name)),
+        }
+    }
+
+    pub(super) fn unknown(&self, number: &str) -> String {
         format!("no extension or ring group {} in tenant {}", shown(number), self.tenant.name)
     }
 

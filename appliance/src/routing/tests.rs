@@ -56,6 +56,7 @@ inbound_routes = [
     { did = "+4940123450", destination = "601" },
     { did = "+4940123451", destination = "101" },
 ]
+trunks = [{ name = "cloud", role = "cloud", host = "pbx.test", transport = "udp" }]
 outbound_routes = [
     { name = "national", pattern = "0Z.", trunks = ["cloud"] },
     { name = "international", pattern = "00.", trunks = ["cloud"] },
@@ -97,8 +98,8 @@ fn render(d: &Decision) -> String {
             }
             out
         }
-        Decision::Outside { number, emergency: false } => format!("out {number}"),
-        Decision::Outside { number, emergency: true } => format!("emergency {number}"),
+        Decision::Trunk(p) if p.emergency => format!("emergency {}", p.number),
+        Decision::Trunk(p) => format!("out {}", p.number),
         Decision::Reject { code, .. } => format!("reject {code}"),
     }
 }

@@ -25,6 +25,7 @@ use rsip::prelude::HeadersExt;
 use super::b2bua::cdr::CallRecord;
 use super::b2bua::inbound::{InviteCx, InviteEvent};
 use super::b2bua::media::Direct;
+use super::b2bua::trunk::TrunkTargets;
 use super::b2bua::{B2bua, Env, Outgoing};
 use super::defence::{Admit, Defence, DefenceConfig};
 use super::digest::Nonces;
@@ -33,6 +34,7 @@ use super::location::{Binding, Change, Location};
 use super::message::{self, Parsed, ReplyBase, Transport};
 use super::registrar::{self, Context, Event, RegistrarConfig};
 use super::transaction::{Key, Seen, Transactions};
+use crate::routing::Situation;
 use crate::site::SiteDoc;
 
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, REFER, UPDATE, REGISTER, OPTIONS";
@@ -83,6 +85,33 @@ pub enum Outcome {
     Response,
 }
 
+/// The B2BUA's view of the core, for one input (a macro, so that other fields stay free to be
+/// borrowed mutably next to it).
+macro_rules! env {
+    ($core:ident, $now:expr) => {
+        Env {
+            now: $now,
+            location: &$core.location,
+            site: &$core.site,
+            sit: &$core.situation,
+            trunks: &$core.trunk_view,
+        }
+    };
+}
+
+/// Where trunks are reached, as the B2BUA sees it: rebuilt from trunk health after changes.
+#[derive(Debug, Default)]
+pub struct TrunkView {
+    /// (tenant, trunk, where its calls go now).
+    pub targets: Vec<(String, String, super::b2bua::dialog::Dest)>,
+}
+
+impl TrunkTargets for TrunkView {
+    fn target(&self, tenant: &str, trunk: &str) -> Option<super::b2bua::dialog::Dest> {
+        self.targets.iter().find(|(t, n, _)| t == tenant && n == trunk).map(|(_, _, d)| *d)
+    }
+}
+
 pub struct SipCore {
     pub directory: Arc<Directory>,
     pub location: Location,
@@ -93,6 +122,9 @@ pub struct SipCore {
     pub b2bua: B2bua,
     /// The site config routing decides against (refreshed with the directory).
     pub site: Arc<SiteDoc>,
+    /// Trunk states, clock and mode for routing.
+    pub situation: Situation,
+    pub trunk_view: TrunkView,
 }
 
 impl SipCore {
@@ -116,6 +148,8 @@ impl SipCore {
                 Box::new(Direct),
             ),
             site: Arc::new(SiteDoc::default()),
+            situation: Situation::default(),
+            trunk_view: TrunkView::default(),
         }
     }
 
@@ -130,13 +164,13 @@ impl SipCore {
 
     /// Timers of the B2BUA's transactions and calls.
     pub fn on_timer(&mut self, now: Now) -> Output {
-        self.b2bua.on_timer(&Env { now, location: &self.location, site: &self.site });
+        self.b2bua.on_timer(&env!(self, now));
         self.finish(Output::default())
     }
 
     /// The media bridge saw no packets of `call` for too long.
     pub fn on_media_timeout(&mut self, now: Now, call: u64) -> Output {
-        self.b2bua.on_media_timeout(&Env { now, location: &self.location, site: &self.site }, call);
+        self.b2bua.on_media_timeout(&env!(self, now), call);
         self.finish(Output::default())
     }
 
@@ -152,7 +186,7 @@ impl SipCore {
             Admit::OverRate => return Output { outcome: Outcome::OverRate, ..Output::default() },
         }
         if bytes.starts_with(b"SIP/2.0 ") {
-            self.b2bua.on_response(&Env { now, location: &self.location, site: &self.site }, bytes);
+            self.b2bua.on_response(&env!(self, now), bytes);
             return Output { outcome: Outcome::Response, ..Output::default() };
         }
         let req = match message::parse(bytes) {
@@ -167,12 +201,12 @@ impl SipCore {
             }
         };
         if req.method == rsip::Method::Ack {
-            self.b2bua.on_ack(&Env { now, location: &self.location, site: &self.site }, bytes);
+            self.b2bua.on_ack(&env!(self, now), bytes);
             return Output::default();
         }
         if req.method == rsip::Method::Invite {
             let cx = InviteCx {
-                env: Env { now, location: &self.location, site: &self.site },
+                env: env!(self, now),
                 source,
                 transport,
                 directory: &self.directory,
@@ -180,12 +214,13 @@ impl SipCore {
                 nonces: &self.nonces,
                 defence: &mut self.defence,
                 algorithms: &self.config.algorithms,
+                from_trunk: None, // TRUNKS-WIRE
             };
             let event = self.b2bua.on_invite(cx, &req, bytes);
             return Output { outcome: Outcome::Invite(event), ..Output::default() };
         }
         if req.method == rsip::Method::Update {
-            let env = Env { now, location: &self.location, site: &self.site };
+            let env = env!(self, now);
             let dest = super::b2bua::dialog::Dest { transport, addr: source };
             let code = self.b2bua.on_update(&env, &req, bytes, dest);
             let outcome = if code == 0 { Outcome::Invite(InviteEvent::Reinvite) } else { Outcome::Answered(code) };
@@ -225,7 +260,7 @@ impl SipCore {
                 (200, "OK".to_owned(), headers, Vec::new(), Outcome::Answered(200))
             }
             rsip::Method::Bye | rsip::Method::Cancel | rsip::Method::Refer => {
-                let env = Env { now, location: &self.location, site: &self.site };
+                let env = env!(self, now);
                 let (code, reason) = match req.method {
                     rsip::Method::Bye => self.b2bua.on_bye(&env, bytes),
                     rsip::Method::Cancel => self.b2bua.on_cancel(&env, bytes),

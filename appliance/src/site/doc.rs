@@ -33,14 +33,32 @@ impl Default for SiteDoc {
 #[serde(deny_unknown_fields)]
 pub struct Site {
     pub name: String,
+    /// An IANA zone name (`Europe/Berlin`): inbound routes' days and hours are read in it.
     #[serde(default = "default_time_zone")]
     pub time_zone: String,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub survivable: Survivable,
 }
 
 impl Default for Site {
     fn default() -> Self {
-        Site { name: "outpost".into(), time_zone: default_time_zone() }
+        Site { name: "outpost".into(), time_zone: default_time_zone(), survivable: Survivable::default() }
     }
+}
+
+/// How the site leaves survivable mode (it enters it as soon as the cloud trunk is down).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Survivable {
+    /// Leave survivable mode only when no call is up on a fallback trunk, so that a call in
+    /// progress is never the first thing the cloud sees after its return. Off: leave as soon as
+    /// the cloud trunk is up again (after its hold-down).
+    #[serde(default)]
+    pub fail_back_when_idle: bool,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 fn default_time_zone() -> String {
@@ -70,6 +88,18 @@ pub struct Tenant {
     pub inbound_routes: Vec<InboundRoute>,
     #[serde(default)]
     pub outbound_routes: Vec<OutboundRoute>,
+    /// Numbers refused before any route is tried (premium rate, ...). Emergency numbers are
+    /// never blocked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<Blocked>,
+    /// Other sites of the same organisation, normally reached through the cloud trunk, and how
+    /// to reach them over the public network in survivable mode.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remote_sites: Vec<RemoteSite>,
+    /// Dates (`2026-12-25`, in the site's time zone) on which inbound routes with days or
+    /// hours do not match: the office is closed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holidays: Vec<String>,
     /// The admin's own device-file templates for this tenant's phones, per vendor (in place of
     /// the built-in ones; see docs/provisioning.md, "Templates").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -119,6 +149,10 @@ pub struct Extension {
     /// round-trip unchanged.
     #[serde(default = "default_no_answer_secs", skip_serializing_if = "is_default_no_answer_secs")]
     pub no_answer_secs: u32,
+    /// The number presented on trunk calls from this extension (its DID); absent: the trunk's
+    /// `caller_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_id: Option<String>,
 }
 
 /// Struct literals elsewhere (tests, `outpostctl`) write `..Default::default()`, so that a new
@@ -133,6 +167,7 @@ impl Default for Extension {
             forward_busy: None,
             forward_no_answer: None,
             no_answer_secs: DEFAULT_NO_ANSWER_SECS,
+            caller_id: None,
         }
     }
 }
@@ -252,17 +287,100 @@ pub enum Transport {
 pub struct Trunk {
     pub name: String,
     pub role: TrunkRole,
+    /// An address or a DNS name. A name without `port` is looked up per RFC 3263 (SRV
+    /// `_sip._udp` / `_sip._tcp` / `_sips._tcp`, then A), giving several targets in priority
+    /// order; with `port`, only its A records.
     pub host: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     pub transport: Transport,
-    /// Digest credentials for outbound REGISTER; both absent means the peer trusts our address.
+    /// Digest credentials: for the outbound REGISTER, and for challenges to our INVITEs. Both
+    /// absent means the peer trusts our address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// Register with `username` (the default when it is set). `false`: the credentials only
+    /// answer challenges, the peer knows us by address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub register: Option<bool>,
+    /// The domain in our From, To and REGISTER towards this trunk; absent: `host`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// The number presented for callers without their own `caller_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_id: Option<String>,
+    /// Codecs offered to this trunk, in order of preference (`PCMA`, `PCMU`, `G722`, `opus`,
+    /// ...); empty: whatever the phone offered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codecs: Vec<String>,
+    /// Calls up at once on this trunk; emergency calls are never held to it.
     #[serde(default = "default_max_channels")]
     pub max_channels: u32,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub health: TrunkHealth,
+}
+
+impl Trunk {
+    /// Whether the box keeps an outbound registration with this trunk.
+    pub fn registers(&self) -> bool {
+        self.username.is_some() && self.register != Some(false)
+    }
+
+    /// The domain of our URIs towards this trunk.
+    pub fn domain(&self) -> &str {
+        self.domain.as_deref().unwrap_or(&self.host)
+    }
+}
+
+/// How a trunk is probed (SIP OPTIONS) and when it changes state. The defaults detect a dead
+/// trunk in about 8 s (three missed probes, 2 s apart) and bring it back after 30 s of answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkHealth {
+    /// Seconds between probes.
+    #[serde(default = "default_probe_interval")]
+    pub probe_interval: u32,
+    /// Seconds a probe waits for its answer before it counts as a miss.
+    #[serde(default = "default_probe_timeout")]
+    pub probe_timeout: u32,
+    /// Consecutive misses that make an up trunk down (a 5xx or timeout on a call does at once).
+    #[serde(default = "default_down_after")]
+    pub down_after: u32,
+    /// Consecutive answers that bring a down trunk back...
+    #[serde(default = "default_up_after")]
+    pub up_after: u32,
+    /// ...once they have also lasted this many seconds (hold-down: no flapping).
+    #[serde(default = "default_hold_down")]
+    pub hold_down: u32,
+}
+
+impl Default for TrunkHealth {
+    fn default() -> Self {
+        TrunkHealth {
+            probe_interval: default_probe_interval(),
+            probe_timeout: default_probe_timeout(),
+            down_after: default_down_after(),
+            up_after: default_up_after(),
+            hold_down: default_hold_down(),
+        }
+    }
+}
+
+fn default_probe_interval() -> u32 {
+    2
+}
+fn default_probe_timeout() -> u32 {
+    2
+}
+fn default_down_after() -> u32 {
+    3
+}
+fn default_up_after() -> u32 {
+    3
+}
+fn default_hold_down() -> u32 {
+    30
 }
 
 fn default_max_channels() -> u32 {
@@ -274,8 +392,54 @@ fn default_max_channels() -> u32 {
 pub struct InboundRoute {
     /// The dialled number as the trunk delivers it.
     pub did: String,
-    /// An extension or ring group number of the same tenant.
+    /// An extension or ring group number of the same tenant, or an outside number (the call
+    /// is forwarded out again).
     pub destination: String,
+    /// Only calls from callers matching this dial pattern (`0171.`, `+4930X.`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<String>,
+    /// Only on these days (`mon` ... `sun`), in the site's time zone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub days: Vec<String>,
+    /// Only between these times, `08:00-18:00` (an end before the start spans midnight).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours: Option<String>,
+}
+
+impl InboundRoute {
+    /// Whether the route depends on the clock (then it never matches on a holiday).
+    pub fn timed(&self) -> bool {
+        !self.days.is_empty() || self.hours.is_some()
+    }
+}
+
+/// A trunk of an outbound route: its name, or its name with its own number rewriting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RouteTrunk {
+    Name(String),
+    Rewrite(TrunkRewrite),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkRewrite {
+    pub name: String,
+    /// Digits taken off the front of the dialled number for this trunk (instead of the route's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strip: Option<u32>,
+    /// Put in front after stripping (instead of the route's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepend: Option<String>,
+}
+
+impl RouteTrunk {
+    pub fn name(&self) -> &str {
+        match self {
+            RouteTrunk::Name(n) => n,
+            RouteTrunk::Rewrite(r) => &r.name,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -285,8 +449,9 @@ pub struct OutboundRoute {
     /// Dial pattern: digits, `X` (any digit), `Z` (1-9), `N` (2-9), `[1-5]` sets, and a
     /// trailing `.` for "one or more of anything".
     pub pattern: String,
-    /// Trunk names tried in order.
-    pub trunks: Vec<String>,
+    /// Trunks tried in order (a trunk that is down or full is skipped; one that fails during
+    /// setup hands the call to the next).
+    pub trunks: Vec<RouteTrunk>,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub strip: u32,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -295,6 +460,31 @@ pub struct OutboundRoute {
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+/// Numbers nobody on the site may call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Blocked {
+    pub pattern: String,
+    /// Said to the caller (reason phrase) and in the CDR: "premium rate numbers are blocked".
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
+/// Another site's extensions: through the cloud trunk normally; in survivable mode through
+/// the public network as `pstn_prefix` + the number (after `strip`), or refused (486) when
+/// there is no `pstn_prefix`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteSite {
+    pub name: String,
+    /// The other site's extension numbers, a dial pattern (`2XXX`).
+    pub pattern: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pstn_prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub strip: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

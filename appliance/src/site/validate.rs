@@ -196,22 +196,114 @@ fn validate_tenant(tenant: &mut Tenant, at: &str, macs: &mut HashSet<String>, e:
         if trunk.max_channels == 0 {
             e.push(format!("{f}.max_channels"), "must be at least 1");
         }
+        if trunk.register == Some(true) && trunk.username.is_none() {
+            e.push(format!("{f}.register"), "registering needs a username and secret");
+        }
+        if let Some(d) = &trunk.domain {
+            if !is_hostname(d) {
+                e.push(format!("{f}.domain"), format!("`{d}` is not a host name or address"));
+            }
+        }
+        if let Some(c) = &trunk.caller_id {
+            if !is_dialstring(c) {
+                e.push(format!("{f}.caller_id"), "must be digits, optionally with a leading +");
+            }
+        }
+        for (ci, c) in trunk.codecs.iter().enumerate() {
+            if c.is_empty() || c.len() > 32 || !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-') {
+                e.push(format!("{f}.codecs[{ci}]"), format!("`{c}` is not a codec name like PCMA or G722"));
+            }
+        }
+        let h = &trunk.health;
+        if !(1..=300).contains(&h.probe_interval) {
+            e.push(format!("{f}.health.probe_interval"), "must be 1-300 seconds");
+        }
+        if !(1..=60).contains(&h.probe_timeout) {
+            e.push(format!("{f}.health.probe_timeout"), "must be 1-60 seconds");
+        }
+        if !(1..=20).contains(&h.down_after) {
+            e.push(format!("{f}.health.down_after"), "must be 1-20 probes");
+        }
+        if !(1..=20).contains(&h.up_after) {
+            e.push(format!("{f}.health.up_after"), "must be 1-20 probes");
+        }
+        if h.hold_down > 3600 {
+            e.push(format!("{f}.health.hold_down"), "must be at most 3600 seconds");
+        }
+    }
+    if let Some(ext) = tenant.extensions.iter().position(|x| x.caller_id.as_deref().is_some_and(|c| !is_dialstring(c))) {
+        e.push(format!("{at}.extensions[{ext}].caller_id"), "must be digits, optionally with a leading +");
     }
 
-    let mut dids = HashSet::new();
     for (i, route) in tenant.inbound_routes.iter().enumerate() {
         let f = format!("{at}.inbound_routes[{i}]");
         if !is_dialstring(&route.did) {
             e.push(format!("{f}.did"), "must be digits, optionally with a leading +");
-        } else if !dids.insert(route.did.as_str()) {
-            e.push(format!("{f}.did"), format!("DID {} is routed twice", route.did));
         }
-        if !numbers.contains_key(&route.destination) {
+        if !numbers.contains_key(&route.destination) && !is_dialstring(&route.destination) {
             e.push(
                 format!("{f}.destination"),
-                format!("no extension or ring group {} in tenant `{}`", route.destination, tenant.name),
+                format!(
+                    "`{}` is neither an extension or ring group of tenant `{}` nor an outside number",
+                    route.destination, tenant.name
+                ),
             );
         }
+        if let Some(p) = &route.caller {
+            if let Err(why) = check_pattern(p) {
+                e.push(format!("{f}.caller"), why);
+            }
+        }
+        for (di, d) in route.days.iter().enumerate() {
+            if crate::routing::weekday(d).is_none() {
+                e.push(format!("{f}.days[{di}]"), format!("`{d}` is not a day (mon, tue, wed, thu, fri, sat, sun)"));
+            }
+        }
+        if let Some(h) = &route.hours {
+            if crate::routing::hours(h).is_none() {
+                e.push(format!("{f}.hours"), format!("`{h}` is not a time span like 08:00-18:00"));
+            }
+        }
+        // A route after an unconditional one for the same DID (and caller) would never match.
+        let shadowed = tenant.inbound_routes[..i]
+            .iter()
+            .any(|r| r.did == route.did && !r.timed() && (r.caller.is_none() || r.caller == route.caller));
+        if shadowed {
+            e.push(format!("{f}.did"), format!("an earlier route for DID {} always matches first", route.did));
+        }
+    }
+    for (i, d) in tenant.holidays.iter().enumerate() {
+        if crate::routing::date(d).is_none() {
+            e.push(format!("{at}.holidays[{i}]"), format!("`{d}` is not a date like 2026-12-25"));
+        }
+    }
+    for (i, b) in tenant.blocked.iter().enumerate() {
+        if let Err(why) = check_pattern(&b.pattern) {
+            e.push(format!("{at}.blocked[{i}].pattern"), why);
+        }
+        if let Some(n) = tenant.emergency_numbers.iter().find(|n| crate::routing::matches_pattern(&b.pattern, n)) {
+            e.push(format!("{at}.blocked[{i}].pattern"), format!("would block the emergency number {n}: emergency numbers are never blocked"));
+        }
+    }
+    let mut site_names = HashSet::new();
+    for (i, r) in tenant.remote_sites.iter().enumerate() {
+        let f = format!("{at}.remote_sites[{i}]");
+        if !is_slug(&r.name) {
+            e.push(format!("{f}.name"), "must be 1-32 lowercase letters, digits or dashes");
+        } else if !site_names.insert(r.name.as_str()) {
+            e.push(format!("{f}.name"), format!("remote site `{}` is defined twice", r.name));
+        }
+        if let Err(why) = check_pattern(&r.pattern) {
+            e.push(format!("{f}.pattern"), why);
+        }
+        if let Some(p) = &r.pstn_prefix {
+            if !is_dialstring(p) {
+                e.push(format!("{f}.pstn_prefix"), "must be digits, optionally with a leading +");
+            }
+        }
+    }
+    if !tenant.remote_sites.is_empty() && !tenant.trunks.iter().any(|t| t.role == super::doc::TrunkRole::Cloud) {
+        e.push(format!("{at}.remote_sites"), "other sites are reached through a cloud trunk: the tenant has none");
     }
 
     let mut route_names = HashSet::new();
@@ -229,8 +321,13 @@ fn validate_tenant(tenant: &mut Tenant, at: &str, macs: &mut HashSet<String>, e:
             e.push(format!("{f}.trunks"), "an outbound route needs at least one trunk");
         }
         for (ti, t) in route.trunks.iter().enumerate() {
-            if !trunk_names.contains(t.as_str()) {
-                e.push(format!("{f}.trunks[{ti}]"), format!("no trunk `{t}` in tenant `{}`", tenant.name));
+            if !trunk_names.contains(t.name()) {
+                e.push(format!("{f}.trunks[{ti}]"), format!("no trunk `{}` in tenant `{}`", t.name(), tenant.name));
+            }
+            if let super::doc::RouteTrunk::Rewrite(r) = t {
+                if r.prepend.as_deref().is_some_and(|p| !p.chars().all(|c| c.is_ascii_digit() || c == '+')) {
+                    e.push(format!("{f}.trunks[{ti}].prepend"), "must be digits, optionally with a leading +");
+                }
             }
         }
         if !route.prepend.chars().all(|c| c.is_ascii_digit() || c == '+') {

@@ -27,8 +27,8 @@ impl Store {
         let tx = conn.transaction()?;
         tx.execute(
             "INSERT INTO cdrs (call, tenant, caller, callee, dialled, start, answer, end, duration, disposition,
-                               status, hangup, legs, route, media)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                               status, hangup, legs, route, media, trunk)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             params![
                 r.call,
                 r.tenant,
@@ -44,7 +44,8 @@ impl Store {
                 r.hangup,
                 r.legs,
                 r.route,
-                media
+                media,
+                r.trunk
             ],
         )?;
         tx.commit()?;
@@ -55,7 +56,7 @@ impl Store {
     pub fn cdrs(&self, f: &CdrFilter) -> Result<Vec<CallRecord>, StoreError> {
         let mut sql = String::from(
             "SELECT call, tenant, caller, callee, dialled, start, answer, end, duration, disposition, status, hangup,
-                    legs, route, media FROM cdrs WHERE 1 = 1",
+                    legs, route, media, trunk FROM cdrs WHERE 1 = 1",
         );
         let mut args: Vec<Value> = Vec::new();
         if let Some(t) = &f.tenant {
@@ -88,14 +89,14 @@ impl Store {
                 (r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?),
                 (r.get::<_, String>(4)?, r.get::<_, i64>(5)?, r.get::<_, Option<i64>>(6)?, r.get::<_, i64>(7)?),
                 (r.get::<_, i64>(8)?, r.get::<_, String>(9)?, r.get::<_, Option<u16>>(10)?, r.get::<_, String>(11)?),
-                (r.get::<_, u32>(12)?, r.get::<_, String>(13)?, r.get::<_, Option<String>>(14)?),
+                (r.get::<_, u32>(12)?, r.get::<_, String>(13)?, r.get::<_, Option<String>>(14)?, r.get::<_, Option<String>>(15)?),
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
             let ((call, tenant, caller, callee), (dialled, start, answer, end), (duration, d, status, hangup), rest) =
                 row?;
-            let (legs, route, media) = rest;
+            let (legs, route, media, trunk) = rest;
             let disposition =
                 Disposition::parse(&d).ok_or_else(|| StoreError::Corrupt(format!("CDR disposition `{d}`")))?;
             let media = media.and_then(|m| serde_json::from_str(&m).ok());
@@ -115,6 +116,7 @@ impl Store {
                 legs,
                 route,
                 media,
+                trunk,
             });
         }
         Ok(out)
@@ -143,6 +145,7 @@ mod tests {
             legs: 1,
             route: "extension 102".into(),
             media: Some(serde_json::json!({"a": {"packets_in": 5}})),
+            trunk: None,
         }
     }
 

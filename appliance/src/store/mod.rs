@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_forwarding.sql"),
     include_str!("migrations/0004_cdrs.sql"),
     include_str!("migrations/0005_templates.sql"),
+    include_str!("migrations/0006_trunks.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -115,6 +115,59 @@ fn summary(doc: &SiteDoc) -> String {
     )
 }
 
+/// A tenant's routing extras, one JSON column (migration 0006).
+#[derive(Serialize, serde::Deserialize, Default)]
+#[serde(default)]
+struct TenantRouting {
+    blocked: Vec<Blocked>,
+    remote_sites: Vec<RemoteSite>,
+    holidays: Vec<String>,
+}
+
+impl TenantRouting {
+    fn of(t: &Tenant) -> TenantRouting {
+        TenantRouting { blocked: t.blocked.clone(), remote_sites: t.remote_sites.clone(), holidays: t.holidays.clone() }
+    }
+}
+
+/// A trunk's fields beyond its columns.
+#[derive(Serialize, serde::Deserialize, Default)]
+#[serde(default)]
+struct TrunkOptions {
+    register: Option<bool>,
+    domain: Option<String>,
+    caller_id: Option<String>,
+    codecs: Vec<String>,
+    health: TrunkHealth,
+}
+
+impl TrunkOptions {
+    fn of(k: &Trunk) -> TrunkOptions {
+        TrunkOptions {
+            register: k.register,
+            domain: k.domain.clone(),
+            caller_id: k.caller_id.clone(),
+            codecs: k.codecs.clone(),
+            health: k.health.clone(),
+        }
+    }
+}
+
+/// An inbound route's conditions.
+#[derive(Serialize, serde::Deserialize, Default)]
+#[serde(default)]
+struct RouteConditions {
+    caller: Option<String>,
+    days: Vec<String>,
+    hours: Option<String>,
+}
+
+impl RouteConditions {
+    fn of(r: &InboundRoute) -> RouteConditions {
+        RouteConditions { caller: r.caller.clone(), days: r.days.clone(), hours: r.hours.clone() }
+    }
+}
+
 fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
@@ -132,13 +185,13 @@ fn write_doc(tx: &Transaction<'_>, doc: &SiteDoc, secrets: &SecretBox, revision:
     // Children go with their tenant or scope by ON DELETE CASCADE.
     tx.execute_batch("DELETE FROM tenants; DELETE FROM dhcp_scopes;")?;
     tx.execute(
-        "UPDATE site_meta SET revision = ?1, name = ?2, time_zone = ?3, updated_at = ?4",
-        params![revision as i64, doc.site.name, doc.site.time_zone, unix_now()],
+        "UPDATE site_meta SET revision = ?1, name = ?2, time_zone = ?3, updated_at = ?4, survivable = ?5",
+        params![revision as i64, doc.site.name, doc.site.time_zone, unix_now(), json(&doc.site.survivable)],
     )?;
     for t in &doc.tenants {
         tx.execute(
-            "INSERT INTO tenants (name, display_name, emergency_numbers) VALUES (?1, ?2, ?3)",
-            params![t.name, t.display_name, json(&t.emergency_numbers)],
+            "INSERT INTO tenants (name, display_name, emergency_numbers, routing) VALUES (?1, ?2, ?3, ?4)",
+            params![t.name, t.display_name, json(&t.emergency_numbers), json(&TenantRouting::of(t))],
         )?;
         let tid = tx.last_insert_rowid();
         for (i, d) in t.domains.iter().enumerate() {
@@ -151,7 +204,7 @@ fn write_doc(tx: &Transaction<'_>, doc: &SiteDoc, secrets: &SecretBox, revision:
             let secret = secrets.seal_str(x.secret.as_deref().unwrap_or_default())?;
             tx.execute(
                 "INSERT INTO extensions (tenant_id, number, name, secret_enc, forward_always, forward_busy,
-                 forward_no_answer, no_answer_secs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 forward_no_answer, no_answer_secs, caller_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     tid,
                     x.number,
@@ -160,7 +213,8 @@ fn write_doc(tx: &Transaction<'_>, doc: &SiteDoc, secrets: &SecretBox, revision:
                     x.forward_always,
                     x.forward_busy,
                     x.forward_no_answer,
-                    x.no_answer_secs
+                    x.no_answer_secs,
+                    x.caller_id
                 ],
             )?;
         }
@@ -185,8 +239,8 @@ fn write_doc(tx: &Transaction<'_>, doc: &SiteDoc, secrets: &SecretBox, revision:
         for k in &t.trunks {
             let secret = k.secret.as_deref().map(|s| secrets.seal_str(s)).transpose()?;
             tx.execute(
-                "INSERT INTO trunks (tenant_id, name, role, host, port, transport, username, secret_enc, max_channels)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO trunks (tenant_id, name, role, host, port, transport, username, secret_enc, max_channels,
+                 options) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     tid,
                     k.name,
@@ -196,14 +250,15 @@ fn write_doc(tx: &Transaction<'_>, doc: &SiteDoc, secrets: &SecretBox, revision:
                     enum_str(&k.transport),
                     k.username,
                     secret,
-                    k.max_channels
+                    k.max_channels,
+                    json(&TrunkOptions::of(k))
                 ],
             )?;
         }
         for r in &t.inbound_routes {
             tx.execute(
-                "INSERT INTO inbound_routes (tenant_id, did, destination) VALUES (?1, ?2, ?3)",
-                params![tid, r.did, r.destination],
+                "INSERT INTO inbound_routes (tenant_id, did, destination, conditions) VALUES (?1, ?2, ?3, ?4)",
+                params![tid, r.did, r.destination, json(&RouteConditions::of(r))],
             )?;
         }
         for r in &t.outbound_routes {
@@ -266,16 +321,23 @@ fn rows<T>(
 }
 
 fn read_doc(tx: &Transaction<'_>, secrets: &SecretBox) -> Result<SiteDoc, StoreError> {
-    let (revision, name, time_zone): (i64, String, String) =
-        tx.query_row("SELECT revision, name, time_zone FROM site_meta", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let (revision, name, time_zone, survivable): (i64, String, String, String) = tx
+        .query_row("SELECT revision, name, time_zone, survivable FROM site_meta", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
     let tenant_ids: Vec<i64> = rows(tx, "SELECT id FROM tenants WHERE ?1 = ?1 ORDER BY id", 0, |r| Ok(r.get(0)?))?;
     let mut tenants = Vec::new();
     for tid in tenant_ids {
-        let (name, display_name, emergency): (String, String, String) =
-            tx.query_row("SELECT name, display_name, emergency_numbers FROM tenants WHERE id = ?1", [tid], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?;
+        let (name, display_name, emergency, routing): (String, String, String, String) = tx.query_row(
+            "SELECT name, display_name, emergency_numbers, routing FROM tenants WHERE id = ?1",
+            [tid],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        let routing: TenantRouting = from_json(&routing)?;
         tenants.push(Tenant {
+            blocked: routing.blocked,
+            remote_sites: routing.remote_sites,
+            holidays: routing.holidays,
             name,
             display_name,
             emergency_numbers: from_json(&emergency)?,
@@ -284,8 +346,8 @@ fn read_doc(tx: &Transaction<'_>, secrets: &SecretBox) -> Result<SiteDoc, StoreE
             })?,
             extensions: rows(
                 tx,
-                "SELECT number, name, secret_enc, forward_always, forward_busy, forward_no_answer, no_answer_secs
-                 FROM extensions WHERE tenant_id = ?1 ORDER BY id",
+                "SELECT number, name, secret_enc, forward_always, forward_busy, forward_no_answer, no_answer_secs,
+                 caller_id FROM extensions WHERE tenant_id = ?1 ORDER BY id",
                 tid,
                 |r| {
                     let blob: Vec<u8> = r.get(2)?;
@@ -297,6 +359,7 @@ fn read_doc(tx: &Transaction<'_>, secrets: &SecretBox) -> Result<SiteDoc, StoreE
                         forward_busy: r.get(4)?,
                         forward_no_answer: r.get(5)?,
                         no_answer_secs: r.get(6)?,
+                        caller_id: r.get(7)?,
                     })
                 },
             )?,
@@ -327,14 +390,21 @@ fn read_doc(tx: &Transaction<'_>, secrets: &SecretBox) -> Result<SiteDoc, StoreE
             )?,
             trunks: rows(
                 tx,
-                "SELECT name, role, host, port, transport, username, secret_enc, max_channels FROM trunks
+                "SELECT name, role, host, port, transport, username, secret_enc, max_channels, options FROM trunks
                  WHERE tenant_id = ?1 ORDER BY id",
                 tid,
                 |r| {
                     let role: String = r.get(1)?;
                     let transport: String = r.get(4)?;
                     let secret: Option<Vec<u8>> = r.get(6)?;
+                    let options: String = r.get(8)?;
+                    let options: TrunkOptions = from_json(&options)?;
                     Ok(Trunk {
+                        register: options.register,
+                        domain: options.domain,
+                        caller_id: options.caller_id,
+                        codecs: options.codecs,
+                        health: options.health,
                         name: r.get(0)?,
                         role: parse_enum(&role)?,
                         host: r.get(2)?,
@@ -346,9 +416,22 @@ fn read_doc(tx: &Transaction<'_>, secrets: &SecretBox) -> Result<SiteDoc, StoreE
                     })
                 },
             )?,
-            inbound_routes: rows(tx, "SELECT did, destination FROM inbound_routes WHERE tenant_id = ?1 ORDER BY id", tid, |r| {
-                Ok(InboundRoute { did: r.get(0)?, destination: r.get(1)? })
-            })?,
+            inbound_routes: rows(
+                tx,
+                "SELECT did, destination, conditions FROM inbound_routes WHERE tenant_id = ?1 ORDER BY id",
+                tid,
+                |r| {
+                    let conditions: String = r.get(2)?;
+                    let c: RouteConditions = from_json(&conditions)?;
+                    Ok(InboundRoute {
+                        did: r.get(0)?,
+                        destination: r.get(1)?,
+                        caller: c.caller,
+                        days: c.days,
+                        hours: c.hours,
+                    })
+                },
+            )?,
             outbound_routes: rows(
                 tx,
                 "SELECT name, pattern, trunks, strip, prepend FROM outbound_routes WHERE tenant_id = ?1 ORDER BY id",
@@ -402,7 +485,7 @@ fn read_doc(tx: &Transaction<'_>, secrets: &SecretBox) -> Result<SiteDoc, StoreE
     Ok(SiteDoc {
         schema: SCHEMA,
         revision: Some(revision as u64),
-        site: Site { name, time_zone },
+        site: Site { name, time_zone, survivable: from_json(&survivable)? },
         tenants,
         dhcp_scopes,
     })

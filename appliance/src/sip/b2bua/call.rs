@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::cdr::{CallRecord, Disposition};
 use super::dialog::{Dest, Request};
-use crate::routing::Plan;
+use crate::routing::{Plan, TrunkLeg, TrunkPlan};
 use crate::sip::message::ReplyBase;
 
 /// The caller's side: what every response and request on A's dialog repeats.
@@ -64,6 +64,8 @@ pub struct Fork {
     /// The step of the plan it belongs to.
     pub step: usize,
     pub status: u16,
+    /// The trunk this fork goes out on (none for a phone).
+    pub trunk: Option<TrunkLeg>,
 }
 
 impl Fork {
@@ -129,6 +131,20 @@ pub struct Call {
     pub reinvite: Option<super::reinvite::Reinvite>,
     /// A blind transfer ringing its target.
     pub transfer: Option<super::transfer::Transfer>,
+    /// The outside number being placed over trunks, and which leg of its plan is tried.
+    pub trunk: Option<TrunkCall>,
+    /// The trunk the call came in on (then A is the trunk, the caller an outside number).
+    pub a_trunk: Option<String>,
+}
+
+/// An outside call's progress through its trunk plan.
+#[derive(Debug)]
+pub struct TrunkCall {
+    pub plan: TrunkPlan,
+    /// The leg tried now.
+    pub leg: usize,
+    /// What each failed leg answered, for the caller's reason phrase and the CDR.
+    pub failures: Vec<String>,
 }
 
 impl Call {
@@ -138,6 +154,14 @@ impl Call {
             .enumerate()
             .filter(|(_, f)| matches!(f.state, ForkState::Calling | ForkState::Early))
             .map(|(i, _)| i)
+    }
+
+    /// The trunk this call uses: the answered fork's, else the one it came in on, else the
+    /// last one tried.
+    pub fn trunk_name(&self) -> Option<String> {
+        let answered = self.answered.and_then(|i| self.forks.get(i)).and_then(|f| f.trunk.as_ref());
+        let tried = || self.forks.iter().rev().find_map(|f| f.trunk.as_ref());
+        answered.or_else(tried).map(|t| t.trunk.clone()).or_else(|| self.a_trunk.clone())
     }
 
     pub fn callee(&self) -> String {
@@ -172,6 +196,7 @@ impl Call {
             legs: self.forks.len() as u32,
             route: self.why.clone(),
             media,
+            trunk: self.trunk_name(),
         }
     }
 }

@@ -17,7 +17,7 @@ pub enum Disposition {
     Cancelled,
     /// Refused by routing (404, 484, …) or by the callee with another failure.
     Failed,
-    /// An outside number: no trunk yet.
+    /// An outside number that no trunk could take (all down, full or failing).
     NoTrunk,
     /// Answered, then ended by the box because media stopped.
     MediaTimeout,
@@ -77,4 +77,8 @@ pub struct CallRecord {
     pub route: String,
     /// Media counters of the bridge, when media was anchored.
     pub media: Option<serde_json::Value>,
+    /// The trunk that carried the call (outbound: the one that answered or was tried last;
+    /// inbound: the one it came from), by name (trunks belong to the record's tenant).
+    #[serde(default)]
+    pub trunk: Option<String>,
 }

@@ -33,10 +33,7 @@ impl B2bua {
                 let disposition = disposition_of(code);
                 self.fail(env.now, call, code, &phrase, disposition);
             }
-            Decision::Outside { number, .. } => {
-                let phrase = format!("Service Unavailable: no trunk for {number} (trunks are not built yet)");
-                self.fail(env.now, call, 503, &phrase, Disposition::NoTrunk);
-            }
+            Decision::Trunk(plan) => self.follow_trunk(env, call, plan),
             Decision::Local(plan) => {
                 call.plan = Some(plan);
                 call.step = 0;
@@ -111,6 +108,7 @@ impl B2bua {
             ack: None,
             step: call.step,
             status: 0,
+            trunk: None,
         });
     }
 
@@ -146,6 +144,12 @@ impl B2bua {
     /// Called when every fork of the step failed, or (`rang_out`) its time ran out.
     pub(crate) fn step_done(&mut self, env: &Env<'_>, call: &mut Call, rang_out: bool) {
         if call.phase != Phase::Ringing {
+            return;
+        }
+        if super::trunk::is_trunk_call(call) {
+            if rang_out {
+                self.trunk_setup_timeout(env, call);
+            }
             return;
         }
         call.step_until = None;

@@ -58,6 +58,9 @@ pub struct InviteCx<'a> {
     pub nonces: &'a Nonces,
     pub defence: &'a mut Defence,
     pub algorithms: &'a [Algorithm],
+    /// The trunk the INVITE comes from, by its source address: (tenant, trunk). Such calls
+    /// are not challenged (the trunk is trusted by address) and go by inbound routes.
+    pub from_trunk: Option<(String, String)>,
 }
 
 impl B2bua {
@@ -112,6 +115,31 @@ impl B2bua {
         let from = head.get("from").unwrap_or_default();
         let from_uri = dialog::uri_of(from);
         let request_uri = req.uri.to_string();
+        if let Some((tenant, trunk)) = cx.from_trunk.clone() {
+            let a = ALeg {
+                dest,
+                base: base.clone(),
+                to_tag: to_tag.clone(),
+                server_key: key.clone(),
+                remote_target: head.get("contact").map(dialog::uri_of).unwrap_or(from_uri).to_owned(),
+                local_cseq: 0,
+            };
+            return match self.from_trunk(&cx, &tenant, &trunk, a, &head, &request_uri) {
+                Ok((call, decision)) => {
+                    let id = call.id;
+                    if let Some(entry) = self.servers.get_mut(&key) {
+                        entry.call = Some(id);
+                    }
+                    self.by_a.insert(call.a.base.call_id.clone(), id);
+                    self.start_call(&cx.env, call, decision)
+                }
+                Err((code, phrase)) => {
+                    let text = phrase.split_once(": ").map_or(phrase.as_str(), |(_, t)| t).to_owned();
+                    refuse(self, code, &phrase, vec![reason_header(code, &text)]);
+                    InviteEvent::Refused(code)
+                }
+            };
+        }
         let host = dialog::host_of(from_uri).or_else(|| dialog::host_of(&request_uri)).unwrap_or_default();
         let Some(tenant) = cx.directory.tenant(host) else {
             refuse(self, 404, "Not Found: domain not served here", Vec::new());
@@ -142,11 +170,15 @@ impl B2bua {
             refuse(self, 484, phrase, vec![reason_header(484, "no number in the request URI")]);
             return InviteEvent::Refused(484);
         };
-        let decision =
-            routing::route(cx.site, &CallRequest { tenant: &tenant.name, caller: &caller, dialled: &dialled });
+        let decision = routing::route_in(
+            cx.site,
+            &CallRequest { tenant: &tenant.name, caller: &caller, dialled: &dialled },
+            cx.env.sit,
+        );
         let id = self.next_call_id();
-        // Only a call that will ring a phone needs media ports; a refusal is answered as is.
-        let local = matches!(decision, routing::Decision::Local(_));
+        // Only a call that will ring a phone or a trunk needs media ports; a refusal is
+        // answered as is.
+        let local = !matches!(decision, routing::Decision::Reject { .. });
         if local {
             if let Err(e) = self.media.open(id) {
                 refuse(self, 503, &format!("Service Unavailable: {e}"), vec![reason_header(503, &e.to_string())]);
@@ -167,7 +199,7 @@ impl B2bua {
         };
         let remote_target = head.get("contact").map(dialog::uri_of).unwrap_or(from_uri).to_owned();
         let display = from.split('<').next().filter(|_| from.contains('<')).unwrap_or_default().to_owned();
-        let mut call = Call {
+        let call = Call {
             id,
             tenant: tenant.name.clone(),
             caller,
@@ -190,14 +222,21 @@ impl B2bua {
             a_acked: false,
             reinvite: None,
             transfer: None,
+            trunk: None,
+            a_trunk: None,
         };
         if let Some(entry) = self.servers.get_mut(&key) {
             entry.call = Some(id);
         }
         self.by_a.insert(call.a.base.call_id.clone(), id);
-        tracing::info!(call = id, caller = %call.caller, dialled = %call.dialled, tenant = %call.tenant, "call");
-        self.follow(&cx.env, &mut call, decision);
-        self.calls.insert(id, call);
+        self.start_call(&cx.env, call, decision)
+    }
+
+    /// Follows the routing decision of a new call, and keeps the call.
+    fn start_call(&mut self, env: &Env<'_>, mut call: Call, decision: routing::Decision) -> InviteEvent {
+        tracing::info!(call = call.id, caller = %call.caller, dialled = %call.dialled, tenant = %call.tenant, trunk = ?call.a_trunk, "call");
+        self.follow(env, &mut call, decision);
+        self.calls.insert(call.id, call);
         InviteEvent::Placed
     }
 

@@ -12,11 +12,13 @@ pub mod call;
 pub mod cdr;
 pub mod dialog;
 pub mod fork;
+pub mod from_trunk;
 pub mod inbound;
 pub mod media;
 pub mod outbound;
 pub mod reinvite;
 pub mod transfer;
+pub mod trunk;
 pub mod update;
 
 use std::collections::HashMap;
@@ -85,6 +87,8 @@ pub struct B2bua {
     pub(crate) updates: update::Updates,
     /// Our UPDATEs' branches → the received UPDATE they answer.
     pub(crate) pending_updates: HashMap<String, String>,
+    /// Trunk legs that failed during setup, for trunk health (drained by the core).
+    pub(crate) trunk_failures: Vec<trunk::TrunkFailure>,
 }
 
 impl B2bua {
@@ -103,6 +107,7 @@ impl B2bua {
             records: Vec::new(),
             updates: update::Updates::default(),
             pending_updates: HashMap::new(),
+            trunk_failures: Vec::new(),
         }
     }
 
@@ -196,6 +201,10 @@ pub struct Env<'a> {
     pub location: &'a crate::sip::location::Location,
     /// What routing decides against (a transfer target is routed like a call).
     pub site: &'a crate::site::SiteDoc,
+    /// Trunk states, the clock and the site's mode, for routing.
+    pub sit: &'a crate::routing::Situation,
+    /// Where each trunk is reached now.
+    pub trunks: &'a dyn trunk::TrunkTargets,
 }
 
 #[cfg(test)]

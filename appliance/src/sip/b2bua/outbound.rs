@@ -101,6 +101,7 @@ impl B2bua {
         head: Option<&Head<'_>>,
     ) {
         let now = env.now;
+        let trunk_call = super::trunk::is_trunk_call(call);
         let Some(f) = call.forks.get_mut(index) else { return };
         let before = f.state;
         if let Some(to) = head.and_then(|h| h.get("to")).filter(|to| dialog::param(to, "tag").is_some()) {
@@ -124,6 +125,10 @@ impl B2bua {
             }
             self.transfer_response(env, call, index, code, body);
             return;
+        }
+        if code < 200 && ringing && trunk_call {
+            // The trunk is alive: no failover timer while it works on the call.
+            call.step_until = None;
         }
         if code < 200 {
             if code == 100 || before != ForkState::Calling && before != ForkState::Early {
@@ -167,6 +172,14 @@ impl B2bua {
         f.status = code;
         let step = f.step;
         let was_ringing = matches!(before, ForkState::Calling | ForkState::Early);
+        if f.trunk.is_some() {
+            let current = super::trunk::current_trunk_fork(call) == Some(index);
+            if was_ringing && current && call.phase == Phase::Ringing {
+                call.step_until = None;
+                self.trunk_fork_failed(env, call, index, code, phrase, head);
+            }
+            return;
+        }
         if was_ringing && call.phase == Phase::Ringing && step == call.step {
             let left = call.active_forks().filter(|&i| call.forks[i].step == step).count();
             if left == 0 {

@@ -1,0 +1,1 @@
+//! Trunks: health probing, outbound registration, DNS targets and survivable mode (being built).
