@@ -7,7 +7,7 @@
 //! Layout: `auth` (login, sessions, roles), `resources` (CRUD over the document's collections),
 //! `system` (health, metrics, audit, the whole document), `cdrs` (call records, CSV), `sip` (registrations, SIP bans), `dhcp` (leases, status),
 //! `devices` (discovered devices, adoption, provisioning bans), `media` (calls' RTP figures),
-//! `error` (how failures answer).
+//! `trunks` (trunk health, survivable mode), `error` (how failures answer).
 
 mod auth;
 mod cdrs;
@@ -18,6 +18,7 @@ mod forwarding;
 mod media;
 mod resources;
 mod sip;
+mod trunks;
 mod system;
 
 use std::net::SocketAddr;
@@ -101,6 +102,8 @@ pub fn router_with(state: AppState, extra: Router<()>) -> Router<()> {
         .route("/dhcp/leases", get(dhcp::leases))
         .route("/dhcp/status", get(dhcp::status))
         .route("/media", get(media::calls))
+        .route("/trunks/status", get(trunks::status))
+        .route("/survivable", get(trunks::survivable))
         .merge(resources::routes())
         .merge(forwarding::routes())
         .merge(devices::routes());

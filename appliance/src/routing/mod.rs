@@ -220,3 +220,5 @@ pub fn route_inbound(doc: &SiteDoc, tenant: &str, caller: &str, did: &str, sit: 
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod trunk_tests;

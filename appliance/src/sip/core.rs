@@ -66,6 +66,8 @@ pub struct Output {
     pub sends: Vec<Outgoing>,
     /// Calls that ended: their CDRs, to write.
     pub records: Vec<CallRecord>,
+    /// Trunk state and survivable-mode changes, to log, count and store.
+    pub trunk_events: Vec<crate::store::trunk_events::TrunkEventRow>,
     /// When `on_timer` is due next.
     pub deadline: Option<Instant>,
 }
@@ -125,6 +127,12 @@ pub struct SipCore {
     /// Trunk states, clock and mode for routing.
     pub situation: Situation,
     pub trunk_view: TrunkView,
+    /// Trunk health, registrations and survivable mode.
+    pub trunks: crate::trunk::Trunks,
+    /// The site's time zone, for inbound routes' days and hours.
+    tz: jiff::tz::TimeZone,
+    /// The site config trunk health was last brought up to.
+    trunks_synced: Option<Arc<SiteDoc>>,
 }
 
 impl SipCore {
@@ -150,33 +158,47 @@ impl SipCore {
             site: Arc::new(SiteDoc::default()),
             situation: Situation::default(),
             trunk_view: TrunkView::default(),
+            trunks: crate::trunk::Trunks::new(
+                SocketAddr::from(([127, 0, 0, 1], 5060)),
+                u64::from_be_bytes([nonce_key[4], nonce_key[5], nonce_key[6], nonce_key[7], 0, 0, 0, 2]),
+            ),
+            tz: jiff::tz::TimeZone::UTC,
+            trunks_synced: None,
         }
     }
 
-    /// Adds what the B2BUA produced to `out`, and the next deadline.
-    fn finish(&mut self, mut out: Output) -> Output {
+    /// Adds what the B2BUA produced to `out`, tells trunk health what calls saw, and adds
+    /// its changes and the next deadline.
+    fn finish(&mut self, now: Now, mut out: Output) -> Output {
         let (sends, records) = self.b2bua.drain();
         out.sends.extend(sends);
         out.records.extend(records);
-        out.deadline = self.b2bua.deadline();
+        self.after_calls(now, &mut out);
+        out.deadline = [self.b2bua.deadline(), self.trunks.deadline()].into_iter().flatten().min();
         out
     }
 
-    /// Timers of the B2BUA's transactions and calls.
+    /// Timers of trunk probes and registrations, and of the B2BUA's transactions and calls.
     pub fn on_timer(&mut self, now: Now) -> Output {
+        self.refresh(now);
+        let sends = self.trunks.on_timer(now);
         self.b2bua.on_timer(&env!(self, now));
-        self.finish(Output::default())
+        self.finish(now, Output { sends, ..Output::default() })
     }
 
     /// The media bridge saw no packets of `call` for too long.
     pub fn on_media_timeout(&mut self, now: Now, call: u64) -> Output {
         self.b2bua.on_media_timeout(&env!(self, now), call);
-        self.finish(Output::default())
+        self.finish(now, Output::default())
     }
 
     pub fn handle(&mut self, now: Now, bytes: &[u8], source: SocketAddr, transport: Transport) -> Output {
+        // Only what may route a call needs the trunk states and the clock.
+        if [&b"INVITE "[..], b"SIP/2.0 ", b"REFER "].iter().any(|p| bytes.starts_with(p)) {
+            self.refresh(now);
+        }
         let out = self.handle_inner(now, bytes, source, transport);
-        self.finish(out)
+        self.finish(now, out)
     }
 
     fn handle_inner(&mut self, now: Now, bytes: &[u8], source: SocketAddr, transport: Transport) -> Output {
@@ -186,8 +208,11 @@ impl SipCore {
             Admit::OverRate => return Output { outcome: Outcome::OverRate, ..Output::default() },
         }
         if bytes.starts_with(b"SIP/2.0 ") {
-            self.b2bua.on_response(&env!(self, now), bytes);
-            return Output { outcome: Outcome::Response, ..Output::default() };
+            let (ours, sends) = self.trunks.on_response(now, bytes);
+            if !ours {
+                self.b2bua.on_response(&env!(self, now), bytes);
+            }
+            return Output { outcome: Outcome::Response, sends, ..Output::default() };
         }
         let req = match message::parse(bytes) {
             Parsed::Request(req) => req,
@@ -214,7 +239,7 @@ impl SipCore {
                 nonces: &self.nonces,
                 defence: &mut self.defence,
                 algorithms: &self.config.algorithms,
-                from_trunk: None, // TRUNKS-WIRE
+                from_trunk: self.trunks.from_source(source).map(|k| (k.tenant, k.name)),
             };
             let event = self.b2bua.on_invite(cx, &req, bytes);
             return Output { outcome: Outcome::Invite(event), ..Output::default() };
@@ -305,6 +330,7 @@ impl SipCore {
     }
 
     pub fn set_site(&mut self, site: Arc<SiteDoc>) {
+        self.tz = trunks::zone(&site.site.time_zone);
         self.site = site;
     }
 }
@@ -331,6 +357,8 @@ fn mark_top(mut via: Vec<String>, source: SocketAddr) -> Vec<String> {
 pub fn register_target(req: &rsip::Request) -> String {
     req.to_header().map(|h| h.value().to_owned()).unwrap_or_default()
 }
+
+mod trunks;
 
 #[cfg(test)]
 mod tests;

@@ -23,6 +23,7 @@ pub mod registrar;
 pub mod stream;
 pub mod timer;
 pub mod transaction;
+pub mod trunks;
 pub mod txn;
 pub mod udp;
 
@@ -99,8 +100,13 @@ impl Shared {
         self.streams.lock().unwrap_or_else(|p| p.into_inner()).remove(&peer);
     }
 
-    /// Sends what the core asked for beyond the reply, queues CDRs, and rearms the timer.
-    pub async fn dispatch(&self, sends: Vec<Outgoing>, records: Vec<CallRecord>, deadline: Option<Instant>) {
+    /// Sends what the core asked for beyond the reply, queues CDRs, records trunk events, and
+    /// rearms the timer.
+    pub async fn dispatch(&self, out: Output) {
+        let Output { sends, records, trunk_events, deadline, .. } = out;
+        if !trunk_events.is_empty() {
+            trunks::record(self, trunk_events).await;
+        }
         for out in sends {
             self.deliver(out).await;
         }
@@ -150,8 +156,8 @@ impl Shared {
     /// Handles one message: its answer first (a 200 for a CANCEL goes before the 487 it
     /// causes), then what it made the B2BUA send elsewhere.
     pub async fn process(&self, bytes: &[u8], source: SocketAddr, transport: Transport, path: &ReplyPath) {
-        let out = self.core().handle(Now::system(), bytes, source, transport);
-        let Output { reply, changes, outcome, sends, records, deadline } = out;
+        let mut out = self.core().handle(Now::system(), bytes, source, transport);
+        let (reply, changes, outcome) = (out.reply.take(), std::mem::take(&mut out.changes), out.outcome);
         let outcome = match outcome {
             Outcome::Response => None,
             Outcome::Invite(event) => Some(event.name()),
@@ -178,7 +184,7 @@ impl Shared {
                 tracing::warn!("SIP persistence has stopped: answer not sent");
             }
         }
-        self.dispatch(sends, records, deadline).await;
+        self.dispatch(out).await;
     }
 }
 
@@ -207,6 +213,7 @@ pub async fn start(
     metrics.describe("outpost_sip_bans", Kind::Gauge, "Source addresses banned right now.");
     metrics.describe("outpost_calls_active", Kind::Gauge, "Calls ringing or answered right now.");
     metrics.describe("outpost_calls_total", Kind::Counter, "Calls ended, by disposition.");
+    trunks::describe(&metrics);
     let now = crate::store::unix_now();
     let bindings = store.call(move |s| s.bindings(now)).await?;
     let doc = store.call(|s| s.export_site()).await?;
@@ -233,6 +240,7 @@ pub async fn start(
     tokio::spawn(persist::run(store.clone(), rx));
     tokio::spawn(timer::run(shared.clone(), wake, cancel.clone()));
     tokio::spawn(timer::write_records(store, records_rx));
+    tokio::spawn(trunks::resolve(shared.clone(), cancel.clone()));
     tokio::spawn(housekeeping(shared.clone(), cancel));
     Ok(shared)
 }

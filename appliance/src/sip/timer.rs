@@ -28,7 +28,7 @@ pub async fn run(shared: Arc<Shared>, mut wake: watch::Receiver<Option<Instant>>
             }
             () = tokio::time::sleep_until(tokio::time::Instant::from_std(at)) => {
                 let out = shared.core().on_timer(Now::system());
-                shared.dispatch(out.sends, out.records, out.deadline).await;
+                shared.dispatch(out).await;
             }
         }
     }
@@ -37,7 +37,7 @@ pub async fn run(shared: Arc<Shared>, mut wake: watch::Receiver<Option<Instant>>
 /// The media bridge reported a call without media: the core hangs it up.
 pub async fn media_timeout(shared: &Shared, call: u64) {
     let out = shared.core().on_media_timeout(Now::system(), call);
-    shared.dispatch(out.sends, out.records, out.deadline).await;
+    shared.dispatch(out).await;
 }
 
 pub async fn write_records(store: Store, mut rx: mpsc::Receiver<CallRecord>) {

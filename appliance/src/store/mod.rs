@@ -14,6 +14,7 @@ pub mod leases;
 pub mod registrations;
 pub mod secrets;
 pub mod site;
+pub mod trunk_events;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -57,7 +57,12 @@ pub enum RData {
     A(Ipv4Addr),
     Aaaa(Ipv6Addr),
     Cname(String),
-    Srv { priority: u16, weight: u16, port: u16, target: String },
+    Srv {
+        priority: u16,
+        weight: u16,
+        port: u16,
+        target: String,
+    },
     /// Any other type, its data as sent.
     Other(Vec<u8>),
 }
@@ -121,10 +126,6 @@ impl<'a> Reader<'a> {
         let s = buf.get(self.pos..end).ok_or(DnsError::Truncated(what))?;
         self.pos = end;
         Ok(s)
-    }
-
-    fn u8(&mut self, what: &'static str) -> Result<u8, DnsError> {
-        Ok(self.take(1, what)?[0])
     }
 
     fn u16(&mut self, what: &'static str) -> Result<u16, DnsError> {
@@ -412,14 +413,34 @@ mod tests {
         assert_eq!(m.rcode(), RCODE_NOERROR);
         assert_eq!(m.questions, [Question { name: "_sip._udp.pbx.test".into(), qtype: TYPE_SRV, qclass: CLASS_IN }]);
         assert_eq!(m.answers[0].name, "_sip._udp.pbx.test");
-        assert_eq!(
-            m.answers[0].data,
-            RData::Srv { priority: 10, weight: 50, port: 5070, target: "a.pbx.test".into() }
-        );
+        assert_eq!(m.answers[0].data, RData::Srv { priority: 10, weight: 50, port: 5070, target: "a.pbx.test".into() });
         assert_eq!(m.additional[0].name, "a.pbx.test");
         assert_eq!(m.additional[0].data, RData::A(Ipv4Addr::new(127, 0, 0, 5)));
         // Re-encoded without compression, it reads the same.
         assert_eq!(parse(&encode(&m).unwrap()).unwrap(), m);
+    }
+
+    /// What dnsmasq 2.90 sent for `--srv-host=_sip._udp.pbx.test,a.pbx.test,5070,10,50` and
+    /// `b.pbx.test,5080,20,10` with both hosts' A records (captured on loopback).
+    const DNSMASQ: &[u8] = b"\x12\x34\x85\x80\x00\x01\x00\x02\x00\x00\x00\x02\x04_sip\x04_udp\x03pbx\x04test\x00\
+        \x00\x21\x00\x01\xc0\x0c\x00\x21\x00\x01\x00\x00\x00\x00\x00\x12\x00\x14\x00\x0a\x13\xd8\x01b\x03pbx\x04test\
+        \x00\xc0\x0c\x00\x21\x00\x01\x00\x00\x00\x00\x00\x12\x00\x0a\x00\x32\x13\xce\x01a\x03pbx\x04test\x00\xc0\x54\
+        \x00\x01\x00\x01\x00\x00\x00\x00\x00\x04\x7f\x00\x00\x05\xc0\x36\x00\x01\x00\x01\x00\x00\x00\x00\x00\x04\x7f\x00\x00\x06";
+
+    #[test]
+    fn reads_a_real_dnsmasq_answer() {
+        let m = parse(DNSMASQ).unwrap();
+        assert_eq!(m.answers.len(), 2);
+        assert_eq!(m.answers[0].data, RData::Srv { priority: 20, weight: 10, port: 5080, target: "b.pbx.test".into() });
+        assert_eq!(m.answers[1].data, RData::Srv { priority: 10, weight: 50, port: 5070, target: "a.pbx.test".into() });
+        let add: Vec<(&str, &RData)> = m.additional.iter().map(|r| (r.name.as_str(), &r.data)).collect();
+        assert_eq!(
+            add,
+            [
+                ("a.pbx.test", &RData::A(Ipv4Addr::new(127, 0, 0, 5))),
+                ("b.pbx.test", &RData::A(Ipv4Addr::new(127, 0, 0, 6)))
+            ]
+        );
     }
 
     #[test]

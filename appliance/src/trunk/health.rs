@@ -145,7 +145,8 @@ impl Health {
         self.streak_start = None;
         self.misses = self.misses.saturating_add(1);
         if self.state != State::Down && self.misses >= self.cfg.down_after.max(1) {
-            let reason = if self.misses == 1 { why.to_owned() } else { format!("{} probes missed ({why})", self.misses) };
+            let reason =
+                if self.misses == 1 { why.to_owned() } else { format!("{} probes missed ({why})", self.misses) };
             return self.go(now, State::Down, reason);
         }
         None
@@ -192,7 +193,13 @@ mod tests {
     /// Drives probes the way the manager does (one every `probe_interval`, a miss after
     /// `probe_timeout`) against a peer that answers when `alive(t)`; returns the changes with
     /// their time, until `end`.
-    fn run(cfg: &TrunkHealth, h: &mut Health, clock: &Clock, end: f64, alive: impl Fn(f64) -> bool) -> Vec<(f64, Change)> {
+    fn run(
+        cfg: &TrunkHealth,
+        h: &mut Health,
+        clock: &Clock,
+        end: f64,
+        alive: impl Fn(f64) -> bool,
+    ) -> Vec<(f64, Change)> {
         let mut out = Vec::new();
         let mut t = 0.0;
         while t <= end {

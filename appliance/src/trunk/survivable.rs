@@ -16,7 +16,19 @@ use crate::sip::core::Now;
 pub enum Mode {
     Normal,
     /// Since this Unix time.
-    Survivable { since: i64 },
+    Survivable {
+        since: i64,
+    },
+}
+
+/// A cloud trunk as the mode sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudTrunk {
+    /// `tenant/name`.
+    pub name: String,
+    pub state: State,
+    /// Why it is in that state.
+    pub reason: String,
 }
 
 /// Entering or leaving survivable mode, and why.
@@ -84,13 +96,13 @@ impl Survival {
     }
 
     /// Decides the mode from the cloud trunks' names and states.
-    pub fn update(&mut self, now: Now, cloud: &[(String, State)]) -> Option<ModeChange> {
+    pub fn update(&mut self, now: Now, cloud: &[CloudTrunk]) -> Option<ModeChange> {
         match self.mode {
             Mode::Normal => {
                 let reason = if !self.link_up {
                     "cloud link down".to_owned()
-                } else if let Some((name, _)) = cloud.iter().find(|(_, s)| *s == State::Down) {
-                    format!("cloud trunk {name} down")
+                } else if let Some(t) = cloud.iter().find(|t| t.state == State::Down) {
+                    format!("cloud trunk {} down: {}", t.name, t.reason)
                 } else {
                     return None;
                 };
@@ -101,13 +113,14 @@ impl Survival {
                 if !self.link_up {
                     return None;
                 }
-                if cloud.iter().any(|(_, s)| *s != State::Up) {
+                if cloud.iter().any(|t| t.state != State::Up) {
                     return None;
                 }
                 if self.fail_back_when_idle && self.fallback_calls > 0 {
                     return None;
                 }
-                let mut reason = if cloud.is_empty() { "cloud link up".to_owned() } else { "cloud trunks up".to_owned() };
+                let mut reason =
+                    if cloud.is_empty() { "cloud link up".to_owned() } else { "cloud trunks up".to_owned() };
                 if self.fail_back_when_idle {
                     reason.push_str(", no call on a fallback trunk");
                 }
@@ -138,8 +151,12 @@ mod tests {
         Now { at: start + Duration::from_secs(secs), unix: 5_000 + secs as i64 }
     }
 
-    fn cloud(h: &Health) -> Vec<(String, State)> {
-        vec![("acme/cloud".into(), h.state())]
+    fn cloud(h: &Health) -> Vec<CloudTrunk> {
+        vec![CloudTrunk { name: "acme/cloud".into(), state: h.state(), reason: h.reason().into() }]
+    }
+
+    fn one(state: State) -> [CloudTrunk; 1] {
+        [CloudTrunk { name: "c".into(), state, reason: "r".into() }]
     }
 
     #[test]
@@ -153,7 +170,10 @@ mod tests {
             h.missed(at(start, t), "no answer");
         }
         let c = s.update(at(start, 6), &cloud(&h)).unwrap();
-        assert_eq!(c, ModeChange { survivable: true, reason: "cloud trunk acme/cloud down".into() });
+        assert_eq!(
+            c,
+            ModeChange { survivable: true, reason: "cloud trunk acme/cloud down: 3 probes missed (no answer)".into() }
+        );
         assert_eq!(s.mode(), Mode::Survivable { since: 5_006 });
         // Answers again from 10 s; each one is told to the mode; it leaves when the trunk is up.
         let mut left = None;
@@ -167,16 +187,19 @@ mod tests {
         let (t, c) = left.unwrap();
         assert_eq!(t, 40);
         assert_eq!(c.reason, "cloud trunks up");
-        assert_eq!(s.status(), ModeStatus { survivable: false, since_unix: Some(5_040), reason: "cloud trunks up".into() });
+        assert_eq!(
+            s.status(),
+            ModeStatus { survivable: false, since_unix: Some(5_040), reason: "cloud trunks up".into() }
+        );
     }
 
     #[test]
     fn a_cloud_trunk_unknown_again_keeps_the_site_survivable() {
         let start = Instant::now();
         let mut s = Survival::default();
-        s.update(at(start, 0), &[("c".into(), State::Down)]).unwrap();
-        assert_eq!(s.update(at(start, 1), &[("c".into(), State::Unknown)]), None);
-        assert!(s.update(at(start, 2), &[("c".into(), State::Up)]).is_some());
+        s.update(at(start, 0), &one(State::Down)).unwrap();
+        assert_eq!(s.update(at(start, 1), &one(State::Unknown)), None);
+        assert!(s.update(at(start, 2), &one(State::Up)).is_some());
     }
 
     #[test]
@@ -184,7 +207,7 @@ mod tests {
         let start = Instant::now();
         let mut s = Survival::default();
         s.set_fail_back_when_idle(true);
-        let up = [("c".to_owned(), State::Up)];
+        let up = one(State::Up);
         s.set_link(false);
         assert_eq!(s.update(at(start, 0), &up).unwrap().reason, "cloud link down");
         s.set_fallback_calls(2);

@@ -235,11 +235,11 @@ fn a_cancel_racing_the_answer_gets_487_and_the_answer_is_hung_up() {
 #[test]
 fn refusals_carry_a_reason_and_calls_never_cross_tenants() {
     let mut rig = Rig::new();
-    let out = rig.call("101", "correct-horse-101", "acme.pbx.local", "0401234567");
-    let refused = sent_to(&out.sends, A, "SIP/2.0 503").unwrap();
-    assert!(refused.starts_with("SIP/2.0 503 Service Unavailable: no trunk for 0401234567"), "{refused}");
-    assert!(header(&refused, "reason").contains("cause=503"));
-    assert_eq!(out.records[0].disposition.as_str(), "no_trunk");
+    let out = rig.call("101", "correct-horse-101", "acme.pbx.local", "09001234");
+    let refused = sent_to(&out.sends, A, "SIP/2.0 403").unwrap_or_else(|| panic!("{:?}", texts(&out.sends)));
+    assert!(refused.starts_with("SIP/2.0 403 Forbidden: premium rate numbers are blocked"), "{refused}");
+    assert!(header(&refused, "reason").contains("cause=403"));
+    assert_eq!(out.records[0].disposition.as_str(), "failed");
 
     // bright's 101 dials 102: bright's own 102 is not registered; acme's 102 (registered) is
     // another tenant's phone and never rings.
@@ -304,3 +304,4 @@ proptest::proptest! {
 }
 
 mod midcall;
+mod trunks;

@@ -1,0 +1,70 @@
+//! Trunk health and survivable mode, live: what each trunk is doing now (state, why, probe
+//! round trip, targets, registration, calls up) and the site's mode with its recent changes.
+
+use axum::extract::{Query, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::auth::Admin;
+use super::{ApiError, AppState};
+use crate::store::trunk_events::TrunkEventRow;
+use crate::trunk::{ModeStatus, TrunkStatus};
+
+fn sip(app: &AppState) -> Result<&std::sync::Arc<crate::sip::Shared>, ApiError> {
+    app.sip.as_ref().ok_or(ApiError::NotFound("the SIP service is not running".into()))
+}
+
+#[derive(Serialize)]
+pub struct TrunkRow {
+    pub tenant: String,
+    pub name: String,
+    #[serde(flatten)]
+    pub status: TrunkStatus,
+    /// Calls up or being set up on the trunk now.
+    pub channels: usize,
+}
+
+/// `GET /api/v1/trunks/status`: every trunk of every tenant.
+pub async fn status(State(app): State<AppState>, _: Admin) -> Result<Json<Vec<TrunkRow>>, ApiError> {
+    let core = sip(&app)?.core();
+    let channels = core.b2bua.trunk_channels();
+    let rows = core
+        .trunks
+        .status()
+        .into_iter()
+        .map(|status| {
+            let used = channels
+                .iter()
+                .find(|((t, n), _)| *t == status.key.tenant && *n == status.key.name)
+                .map_or(0, |(_, c)| *c);
+            TrunkRow { tenant: status.key.tenant.clone(), name: status.key.name.clone(), status, channels: used }
+        })
+        .collect();
+    Ok(Json(rows))
+}
+
+#[derive(Deserialize)]
+pub struct EventsQuery {
+    /// How many of the newest changes to include (default 100).
+    pub limit: Option<usize>,
+}
+
+#[derive(Serialize)]
+pub struct Survivable {
+    #[serde(flatten)]
+    pub mode: ModeStatus,
+    /// Trunk and mode changes, oldest first.
+    pub events: Vec<TrunkEventRow>,
+}
+
+/// `GET /api/v1/survivable`: the site's mode and its recent history.
+pub async fn survivable(
+    State(app): State<AppState>,
+    _: Admin,
+    Query(q): Query<EventsQuery>,
+) -> Result<Json<Survivable>, ApiError> {
+    let mode = sip(&app)?.core().trunks.mode();
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    let events = app.store.call(move |s| s.trunk_events(limit)).await?;
+    Ok(Json(Survivable { mode, events }))
+}
