@@ -83,6 +83,10 @@ pub struct SipFile {
     pub udp: Option<String>,
     pub tcp: Option<String>,
     pub tls: Option<String>,
+    /// PEM file of the CAs trusted for TLS trunks, besides the system's.
+    pub trunk_ca_file: Option<String>,
+    /// DNS servers for trunk host lookups (`ip` or `ip:port`); default: /etc/resolv.conf's.
+    pub nameservers: Option<Vec<String>>,
     /// Shortest registration accepted (shorter ones get 423 Interval Too Brief).
     pub min_expires: Option<u32>,
     /// Longest registration granted (longer requests are cut to this).
@@ -344,6 +348,21 @@ fn sip_settings(f: SipFile) -> Result<SipSettings, ConfigError> {
         defence,
         max_connections_per_ip: f.max_connections_per_ip.unwrap_or(64).max(1),
         idle_timeout: Duration::from_secs(f.idle_timeout_secs.unwrap_or(600).max(10)),
+        trunk_ca_file: f.trunk_ca_file.map(std::path::PathBuf::from),
+        nameservers: match f.nameservers {
+            None => Vec::new(),
+            Some(list) => list
+                .iter()
+                .map(|s| {
+                    s.parse::<SocketAddr>()
+                        .or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                        .map_err(|_| ConfigError::Invalid {
+                            field: "sip.nameservers",
+                            reason: format!("`{s}` is not an address like 192.0.2.53 or 127.0.0.1:5353"),
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+        },
     })
 }
 

@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod b2bua;
 pub mod bridge;
+pub mod connect;
 pub mod core;
 pub mod defence;
 pub mod digest;
@@ -81,6 +82,8 @@ pub struct Shared {
     /// The core's next deadline, for the timer task.
     deadline: watch::Sender<Option<Instant>>,
     records: mpsc::Sender<CallRecord>,
+    /// The TLS client for trunks (none when no CA could be loaded).
+    pub trunk_tls: Option<tokio_rustls::TlsConnector>,
 }
 
 impl Shared {
@@ -102,7 +105,7 @@ impl Shared {
 
     /// Sends what the core asked for beyond the reply, queues CDRs, records trunk events, and
     /// rearms the timer.
-    pub async fn dispatch(&self, out: Output) {
+    pub async fn dispatch(self: &Arc<Self>, out: Output) {
         let Output { sends, records, trunk_events, deadline, .. } = out;
         if !trunk_events.is_empty() {
             trunks::record(self, trunk_events).await;
@@ -124,7 +127,15 @@ impl Shared {
         });
     }
 
-    async fn deliver(&self, out: Outgoing) {
+    /// The host name of the trunk reached at `dest`, if it is one.
+    fn trunk_host(&self, dest: b2bua::dialog::Dest) -> Option<String> {
+        let core = self.core();
+        let (tenant, name, _) = core.trunk_view.targets.iter().find(|(_, _, d)| *d == dest)?;
+        let t = core.site.tenants.iter().find(|t| t.name == *tenant)?;
+        t.trunks.iter().find(|x| x.name == *name).map(|x| x.host.clone())
+    }
+
+    async fn deliver(self: &Arc<Self>, out: Outgoing) {
         match out.to.transport {
             Transport::Udp => match self.udp.get() {
                 Some(socket) => {
@@ -136,6 +147,8 @@ impl Shared {
             },
             Transport::Tcp | Transport::Tls => {
                 let tx = self.streams.lock().unwrap_or_else(|p| p.into_inner()).get(&out.to.addr).cloned();
+                // A trunk without a connection gets one; a phone's closed connection stays closed.
+                let tx = tx.or_else(|| self.trunk_host(out.to).map(|host| connect::open(self, out.to, host)));
                 match tx {
                     Some(tx) => {
                         let _ = tx.send(out.bytes).await;
@@ -155,7 +168,7 @@ impl Shared {
 
     /// Handles one message: its answer first (a 200 for a CANCEL goes before the 487 it
     /// causes), then what it made the B2BUA send elsewhere.
-    pub async fn process(&self, bytes: &[u8], source: SocketAddr, transport: Transport, path: &ReplyPath) {
+    pub async fn process(self: &Arc<Self>, bytes: &[u8], source: SocketAddr, transport: Transport, path: &ReplyPath) {
         let mut out = self.core().handle(Now::system(), bytes, source, transport);
         let (reply, changes, outcome) = (out.reply.take(), std::mem::take(&mut out.changes), out.outcome);
         let outcome = match outcome {
@@ -198,6 +211,10 @@ pub struct SipSettings {
     pub defence: defence::DefenceConfig,
     pub max_connections_per_ip: usize,
     pub idle_timeout: Duration,
+    /// CAs trusted for TLS trunks besides the system's.
+    pub trunk_ca_file: Option<std::path::PathBuf>,
+    /// DNS servers for trunk lookups; empty: the system's.
+    pub nameservers: Vec<SocketAddr>,
 }
 
 /// Loads bindings and the directory, and starts the persistence writer. The listeners are
@@ -236,11 +253,18 @@ pub async fn start(
         streams: Mutex::new(HashMap::new()),
         deadline,
         records,
+        trunk_tls: match connect::tls_connector(settings.trunk_ca_file.as_deref()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(error = %e, "TLS trunks cannot be reached");
+                None
+            }
+        },
     });
     tokio::spawn(persist::run(store.clone(), rx));
     tokio::spawn(timer::run(shared.clone(), wake, cancel.clone()));
     tokio::spawn(timer::write_records(store, records_rx));
-    tokio::spawn(trunks::resolve(shared.clone(), cancel.clone()));
+    tokio::spawn(trunks::resolve(shared.clone(), settings.nameservers.clone(), cancel.clone()));
     tokio::spawn(housekeeping(shared.clone(), cancel));
     Ok(shared)
 }

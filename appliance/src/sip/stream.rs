@@ -88,9 +88,9 @@ pub async fn serve(
             let _held = (slot, guard);
             let _ = tcp.set_nodelay(true);
             match tls {
-                None => connection(tcp, peer, Transport::Tcp, shared, &limits, cancel).await,
+                None => connection(tcp, peer, Transport::Tcp, shared, &limits, cancel, None).await,
                 Some(acceptor) => match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                    Ok(Ok(stream)) => connection(stream, peer, Transport::Tls, shared, &limits, cancel).await,
+                    Ok(Ok(stream)) => connection(stream, peer, Transport::Tls, shared, &limits, cancel, None).await,
                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "SIP TLS handshake failed"),
                     Err(_) => tracing::debug!(%peer, "SIP TLS handshake timed out"),
                 },
@@ -99,18 +99,21 @@ pub async fn serve(
     }
 }
 
-async fn connection<S>(
+/// Runs one connection. `channel`: the queue of a connection the box opened (already
+/// registered, holding what was sent while it connected); accepted ones get a new one.
+pub(super) async fn connection<S>(
     stream: S,
     peer: SocketAddr,
     transport: Transport,
     shared: Arc<Shared>,
     limits: &Limits,
     cancel: CancellationToken,
+    channel: Option<(mpsc::Sender<Vec<u8>>, mpsc::Receiver<Vec<u8>>)>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (mut reader, mut writer) = tokio::io::split(stream);
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(64);
+    let (tx, mut rx) = channel.unwrap_or_else(|| mpsc::channel::<Vec<u8>>(64));
     let writer_task = tokio::spawn(async move {
         while let Some(bytes) = rx.recv().await {
             if writer.write_all(&bytes).await.is_err() {

@@ -35,7 +35,7 @@ pub async fn run(shared: Arc<Shared>, mut wake: watch::Receiver<Option<Instant>>
 }
 
 /// The media bridge reported a call without media: the core hangs it up.
-pub async fn media_timeout(shared: &Shared, call: u64) {
+pub async fn media_timeout(shared: &Arc<Shared>, call: u64) {
     let out = shared.core().on_media_timeout(Now::system(), call);
     shared.dispatch(out).await;
 }

@@ -54,8 +54,8 @@ pub fn describe(metrics: &crate::metrics::Metrics) {
 
 /// Looks trunk hosts up when the site config changes and every [`REFRESH`], and hands the
 /// targets to the core; then runs its timers once, so that probes of new trunks start.
-pub async fn resolve(shared: Arc<Shared>, cancel: CancellationToken) {
-    let nameservers = crate::trunk::resolve::system_nameservers();
+pub async fn resolve(shared: Arc<Shared>, nameservers: Vec<std::net::SocketAddr>, cancel: CancellationToken) {
+    let nameservers = if nameservers.is_empty() { crate::trunk::resolve::system_nameservers() } else { nameservers };
     let mut last: Option<(Vec<(crate::trunk::TrunkKey, crate::trunk::Lookup)>, tokio::time::Instant)> = None;
     let mut every = tokio::time::interval(Duration::from_secs(1));
     loop {

@@ -29,6 +29,7 @@
 //! fn set_cloud_link(&mut self, now: Now, up: bool)
 //! fn usable(&self, key: &TrunkKey) -> bool
 //! fn target(&self, key: &TrunkKey) -> Option<Dest>
+//! fn targets(&self, key: &TrunkKey) -> Vec<Dest>        (current first, for per-call failover)
 //! fn from_source(&self, source: SocketAddr) -> Option<TrunkKey>
 //! fn survivable(&self) -> bool
 //! fn events(&mut self) -> Vec<TrunkEvent>
@@ -73,6 +74,10 @@ pub use self::health::State;
 pub use self::register::RegState;
 pub use self::resolve::{lookup, system_nameservers, Lookup, ResolveError};
 pub use self::survivable::ModeStatus;
+
+/// Every probe and REGISTER of ours has a top Via branch starting with this, so a response
+/// without it is not ours (`on_response` checks it first, and so may a caller).
+pub const BRANCH_PREFIX: &str = "z9hG4bKtk";
 
 /// A trunk: its tenant and its name within the tenant.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -155,7 +160,7 @@ impl IdGen {
 
     fn ids(&mut self) -> Ids {
         let u = self.one();
-        Ids { branch: format!("z9hG4bKtk{u}"), call_id: format!("tk{u}"), tag: format!("t{u}") }
+        Ids { branch: format!("{BRANCH_PREFIX}{u}"), call_id: format!("tk{u}"), tag: format!("t{u}") }
     }
 }
 
@@ -397,6 +402,9 @@ impl Trunks {
     pub fn on_response(&mut self, now: Now, bytes: &[u8]) -> (bool, Vec<Outgoing>) {
         let Some(head) = Head::parse(bytes) else { return (false, Vec::new()) };
         let Some(code) = head.status() else { return (false, Vec::new()) };
+        if !head.top_branch().is_some_and(|b| b.starts_with(BRANCH_PREFIX)) {
+            return (false, Vec::new());
+        }
         let hit = self.trunks.iter_mut().find(|(_, e)| {
             e.probe.as_ref().is_some_and(|p| p.matches(&head)) || e.reg.as_ref().is_some_and(|r| r.matches(&head))
         });
@@ -463,6 +471,15 @@ impl Trunks {
     /// Where calls to the trunk go now.
     pub fn target(&self, key: &TrunkKey) -> Option<Dest> {
         self.trunks.get(key)?.target()
+    }
+
+    /// Every target of the trunk, the current one first, then the others in DNS order: where
+    /// a call goes next when one target fails it (RFC 3263 §4.3).
+    pub fn targets(&self, key: &TrunkKey) -> Vec<Dest> {
+        let Some(e) = self.trunks.get(key) else { return Vec::new() };
+        let Some(t) = e.targets.as_ref().filter(|t| !t.is_empty()) else { return Vec::new() };
+        let n = t.len();
+        (0..n).map(|i| Dest { transport: e.transport, addr: t[(e.current + i) % n] }).collect()
     }
 
     /// The trunk an INVITE from `source` comes from: one whose targets include the address,

@@ -1,7 +1,8 @@
 //! A trunk's addresses, per RFC 3263 §4: an IP literal is itself; a name with a port has its
 //! A records; a name without a port has the SRV records of `_sip._udp`, `_sip._tcp` or
 //! `_sips._tcp` (by transport), each target's A records in SRV order, and without SRV records
-//! its A records on the default port (5060, 5061 for TLS).
+//! its A records on the default port (5060, 5061 for TLS). An SRV query the server fails
+//! (SERVFAIL, REFUSED) counts as "no SRV records"; one nobody answers fails the lookup.
 //!
 //! SRV order is deterministic: priority ascending, then weight descending, then target name.
 //! RFC 2782's weighted random pick spreads many clients over the servers of a priority; one
@@ -183,7 +184,13 @@ pub async fn lookup(
     let found = match port {
         Some(port) => a_lookup(host, nameservers).await?.into_iter().map(|ip| SocketAddr::new(ip, port)).collect(),
         None => {
-            let answer = ask(&srv_name(host, transport), dns::TYPE_SRV, nameservers).await?;
+            let answer = match ask(&srv_name(host, transport), dns::TYPE_SRV, nameservers).await {
+                Ok(m) => m,
+                // Some resolvers (and middleboxes) fail SRV queries they do not understand
+                // while answering A: treat that as "no SRV records".
+                Err(ResolveError::Server(_)) => Message::default(),
+                Err(e) => return Err(e),
+            };
             let srv = order(&answer);
             if srv.is_empty() {
                 let port = default_port(transport);

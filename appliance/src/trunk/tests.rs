@@ -145,6 +145,8 @@ fn a_missed_probe_fails_over_to_the_next_target() {
     assert!(t.on_response(clock.ms(2_030), &reply(&to_b[0].bytes, 404, "Not Found", "")).0);
     assert_eq!(state(&t, &carrier()), State::Up, "404 to OPTIONS: alive");
     assert_eq!(t.target(&carrier()).unwrap().addr, b, "the answering target stays current");
+    let order: Vec<SocketAddr> = t.targets(&carrier()).iter().map(|d| d.addr).collect();
+    assert_eq!(order, [b, a], "the current target first, for a call's own failover");
     assert_eq!(t.from_source("203.0.113.2:5999".parse().unwrap()), Some(carrier()), "same IP, other port");
     assert_eq!(t.from_source("198.51.100.7:5060".parse().unwrap()), Some(cloud()));
     assert_eq!(t.from_source("192.0.2.1:5060".parse().unwrap()), None);
