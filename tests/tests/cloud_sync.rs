@@ -287,3 +287,32 @@ fn the_fleet_service_pushes_a_config_and_keeps_the_report_and_status() {
     assert_eq!(history[0]["author"], "ops@fleet");
     assert_eq!(fleet.call("GET", "/api/v1/boxes/b%2Fx", None).0, 400, "box ids are checked");
 }
+
+#[test]
+fn losing_the_cloud_link_puts_the_site_in_survivable_mode() {
+    let broker = Mosquitto::start(&[("b1", "pw-b1")]);
+    let mut sub = broker.subscribe_ready("outpost/v1/b1");
+    let outpost = start_box(&broker, "b1", "pw-b1");
+    wait_connected(&mut sub);
+    let t = outpost.admin_token(PASSWORD);
+    let (code, mode) = outpost.json("GET", "/api/v1/survivable", Some(&t), None);
+    assert_eq!((code, &mode["survivable"]), (200, &json!(false)), "{mode}");
+
+    // The broker dies: after the link's grace time (15 s) the box says it is on its own.
+    drop(sub);
+    drop(broker);
+    let mut mode = Value::Null;
+    for _ in 0..80 {
+        std::thread::sleep(Duration::from_millis(500));
+        mode = outpost.json("GET", "/api/v1/survivable", Some(&t), None).1;
+        if mode["survivable"] == true {
+            break;
+        }
+    }
+    assert_eq!(mode["survivable"], true, "{mode}");
+    assert_eq!(mode["reason"], "cloud link down", "{mode}");
+    let events = mode["events"].as_array().unwrap();
+    assert!(events.iter().any(|e| e["kind"] == "survivable" && e["reason"] == "cloud link down"), "{mode}");
+    let (_, metrics) = outpost.curl("GET", "/metrics", None, None);
+    assert!(metrics.contains("outpost_survivable 1"), "{metrics}");
+}

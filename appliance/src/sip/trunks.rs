@@ -52,6 +52,54 @@ pub fn describe(metrics: &crate::metrics::Metrics) {
     metrics.describe("outpost_survivable", Kind::Gauge, "1 while the site is in survivable mode.");
 }
 
+/// How long the cloud link must stay down before survivable mode hears of it: a broker
+/// reconnect is not an outage.
+const LINK_GRACE: Duration = Duration::from_secs(15);
+
+/// Tells survivable mode about the cloud-sync link: up at once, down after [`LINK_GRACE`].
+pub async fn follow_cloud_link(
+    shared: Arc<Shared>,
+    mut link: tokio::sync::watch::Receiver<bool>,
+    cancel: CancellationToken,
+) {
+    let mut told: Option<bool> = None;
+    loop {
+        let up = *link.borrow_and_update();
+        if !up && told != Some(false) {
+            // Wait out the grace time unless the link changes meanwhile.
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(LINK_GRACE) => {}
+                changed = link.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        }
+        if told != Some(up) {
+            told = Some(up);
+            tracing::info!(up, "cloud link change for survivable mode");
+            let now = Now::system();
+            let out = {
+                let mut core = shared.core();
+                core.trunks.set_cloud_link(now, up);
+                core.on_timer(now)
+            };
+            shared.dispatch(out).await;
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            changed = link.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
 /// Looks trunk hosts up when the site config changes and every [`REFRESH`], and hands the
 /// targets to the core; then runs its timers once, so that probes of new trunks start.
 pub async fn resolve(shared: Arc<Shared>, nameservers: Vec<std::net::SocketAddr>, cancel: CancellationToken) {

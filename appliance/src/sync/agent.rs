@@ -27,6 +27,8 @@ pub struct Agent {
     file: StateFile,
     state: Mutex<State>,
     started: Instant,
+    /// Whether the broker connection is up now: survivable mode listens.
+    link: tokio::sync::watch::Sender<bool>,
 }
 
 impl Agent {
@@ -36,7 +38,13 @@ impl Agent {
         let mut state = file.load()?;
         state.boot_seq += 1;
         file.save(&state)?;
-        Ok(Arc::new(Agent { settings, store, file, state: Mutex::new(state), started: Instant::now() }))
+        let (link, _) = tokio::sync::watch::channel(false);
+        Ok(Arc::new(Agent { settings, store, file, state: Mutex::new(state), started: Instant::now(), link }))
+    }
+
+    /// Follows the broker connection: true while connected.
+    pub fn link(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.link.subscribe()
     }
 
     fn id(&self) -> &BoxId {
@@ -70,6 +78,7 @@ pub async fn run(agent: Arc<Agent>, token: CancellationToken) -> anyhow::Result<
     let link_token = token.child_token();
     let driver = tokio::spawn(link::drive(events, tx, link_token.clone()));
     let result = serve(&agent, &client, &mut rx, boot_seq, &token).await;
+    agent.link.send_replace(false);
     // Goodbye: a clean DISCONNECT suppresses the will, so say offline first.
     let offline = encode(&link::offline_will(boot_seq, unix_now() as u64));
     let _ = client.try_publish(agent.id().topic(&Topic::Status), QoS::AtLeastOnce, true, offline);
@@ -102,8 +111,13 @@ async fn serve(
         };
         match incoming {
             None => return Ok(()),
+            Some(Incoming::Lost) => {
+                connected = false;
+                agent.link.send_replace(false);
+            }
             Some(Incoming::Connected { session_present }) => {
                 connected = true;
+                agent.link.send_replace(true);
                 on_connect(agent, client, boot_seq, session_present).await?;
             }
             Some(Incoming::Message { topic, payload }) => on_message(agent, client, &topic, &payload).await?,

@@ -25,6 +25,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 pub enum Incoming {
     Connected { session_present: bool },
     Message { topic: String, payload: Vec<u8> },
+    /// The connection to the broker is gone (rumqttc reconnects by itself).
+    Lost,
 }
 
 /// MQTT options: client id = box id, a kept session, and the offline last will of this boot.
@@ -96,6 +98,7 @@ pub async fn drive(mut events: EventLoop, to_agent: mpsc::UnboundedSender<Incomi
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %e, retry_in = ?backoff, "cloud broker connection lost");
+                let _ = to_agent.send(Incoming::Lost);
                 tokio::select! {
                     _ = token.cancelled() => break,
                     _ = tokio::time::sleep(backoff) => {}

@@ -2,10 +2,10 @@
 //! (RFC 3263) and the site's survivable mode.
 //!
 //! `Trunks` is the pure core the SIP core owns, under its mutex: every method is cheap (a
-//! few trunks, no I/O, no clock reads). A thin driver does the rest: it resolves
-//! `lookups()` with `resolve::lookup` (after every `sync`, and every few minutes), sends what
-//! `on_timer` and `on_response` return, and calls `on_timer` at `deadline()` (which any other
-//! call may have moved).
+//! few trunks, no I/O, no clock reads). A thin driver does the rest: it resolves `lookups()`
+//! with `resolve::lookup` (after every `sync`, and every few minutes) and hands each result
+//! to `set_lookup_result`; it sends what `on_timer` and `on_response` return, and calls
+//! `on_timer` at `deadline()` (which any other call may have moved).
 //!
 //! # Layout
 //! - `health`: per trunk `Unknown`/`Up`/`Down` from probe results and failed calls.
@@ -21,6 +21,7 @@
 //! fn sync(&mut self, now: Now, doc: &SiteDoc)
 //! fn lookups(&self) -> Vec<(TrunkKey, Lookup)>
 //! fn set_targets(&mut self, key: &TrunkKey, targets: Vec<SocketAddr>)
+//! fn set_lookup_result(&mut self, key: &TrunkKey, result: Result<Vec<SocketAddr>, ResolveError>)
 //! fn on_timer(&mut self, now: Now) -> Vec<Outgoing>
 //! fn deadline(&self) -> Option<Instant>
 //! fn on_response(&mut self, now: Now, bytes: &[u8]) -> (bool, Vec<Outgoing>)
@@ -365,6 +366,24 @@ impl Trunks {
         e.current = current.and_then(|c| targets.iter().position(|t| *t == c)).unwrap_or(0);
         tracing::info!(trunk = %key, ?targets, "trunk targets");
         e.targets = Some(targets);
+    }
+
+    /// `set_targets` from what `resolve::lookup` returned: DNS saying "no such host"
+    /// (`NotFound`) makes the trunk unresolvable, but DNS not answering (timeout, socket or
+    /// server errors) keeps the targets it had, so that a resolver hiccup does not take a
+    /// working trunk down. A trunk never resolved counts as unresolvable either way.
+    pub fn set_lookup_result(&mut self, key: &TrunkKey, result: Result<Vec<SocketAddr>, ResolveError>) {
+        match result {
+            Ok(targets) => self.set_targets(key, targets),
+            Err(ResolveError::NotFound(_)) => self.set_targets(key, Vec::new()),
+            Err(e) => {
+                let known = self.trunks.get(key).is_some_and(|t| t.targets.is_some());
+                tracing::debug!(trunk = %key, error = %e, known, "trunk lookup failed");
+                if !known {
+                    self.set_targets(key, Vec::new());
+                }
+            }
+        }
     }
 
     /// Probes, registrations and retransmissions due now; misses of probes timed out.

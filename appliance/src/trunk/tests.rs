@@ -150,6 +150,15 @@ fn a_missed_probe_fails_over_to_the_next_target() {
     assert_eq!(t.from_source("203.0.113.2:5999".parse().unwrap()), Some(carrier()), "same IP, other port");
     assert_eq!(t.from_source("198.51.100.7:5060".parse().unwrap()), Some(cloud()));
     assert_eq!(t.from_source("192.0.2.1:5060".parse().unwrap()), None);
+    // DNS not answering keeps the targets; DNS saying "no such host" does not.
+    t.set_lookup_result(&carrier(), Err(ResolveError::Timeout(Duration::from_secs(2))));
+    assert_eq!(t.target(&carrier()).unwrap().addr, b);
+    t.set_lookup_result(&carrier(), Err(ResolveError::NotFound("sip.carrier.test".into())));
+    assert_eq!(t.target(&carrier()), None);
+    t.set_lookup_result(&carrier(), Ok(vec![a, b]));
+    assert_eq!(t.target(&carrier()).unwrap().addr, a);
+    t.set_targets(&carrier(), vec![b]);
+    assert_eq!(t.target(&carrier()).unwrap().addr, b);
     // New DNS answers keep the current target when it is still there.
     t.set_targets(&carrier(), vec![a, "203.0.113.3:5060".parse().unwrap(), b]);
     assert_eq!(t.target(&carrier()).unwrap().addr, b);

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod phones;
+pub mod trunks;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
