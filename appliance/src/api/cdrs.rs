@@ -66,7 +66,7 @@ pub async fn list(
 
 pub async fn csv(State(app): State<AppState>, _: Admin, Query(q): Query<CdrQuery>) -> Result<Response, ApiError> {
     let mut out = String::from(
-        "call,tenant,caller,callee,dialled,start,answer,end,duration,disposition,status,hangup,legs,route\r\n",
+        "call,tenant,caller,callee,dialled,start,answer,end,duration,disposition,status,hangup,legs,route,trunk\r\n",
     );
     for r in records(&app, q).await? {
         let fields = [
@@ -84,6 +84,7 @@ pub async fn csv(State(app): State<AppState>, _: Admin, Query(q): Query<CdrQuery
             r.hangup,
             r.legs.to_string(),
             r.route,
+            r.trunk.unwrap_or_default(),
         ];
         let line: Vec<String> = fields.iter().map(|f| field(f)).collect();
         out.push_str(&line.join(","));

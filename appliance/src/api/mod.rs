@@ -18,8 +18,8 @@ mod forwarding;
 mod media;
 mod resources;
 mod sip;
-mod trunks;
 mod system;
+mod trunks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

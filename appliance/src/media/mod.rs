@@ -52,9 +52,9 @@
 //! - `bridge`: [`Bridge`], the calls, the watchdog, metrics and events.
 
 mod bridge;
+pub mod codecs;
 mod ports;
 mod relay;
-pub mod codecs;
 pub mod rtp;
 pub mod sdp;
 pub mod stats;

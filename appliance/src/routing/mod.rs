@@ -29,8 +29,8 @@
 //! 9. Another site's extension goes through the cloud trunk; in survivable mode (or with every
 //!    cloud trunk down) through the public network by its `pstn_prefix`, else a 486.
 //! 10. A number matching one of the tenant's outbound route patterns (the first that matches)
-//!    is a [`TrunkPlan`]: the route's trunks that are up and not full, in order, each with
-//!    the number rewritten for it. None left is a 503 naming each trunk's state.
+//!     is a [`TrunkPlan`]: the route's trunks that are up and not full, in order, each with
+//!     the number rewritten for it. None left is a 503 naming each trunk's state.
 //! 11. Anything else is a 404 naming the number and the tenant.
 //!
 //! Emergency plans hold every trunk of the tenant: those up first (cloud first), then those

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::clock::open;
 use super::outside;
 use super::{matches_pattern, number::shown, Decision, Plan, Situation, Step, MAX_FORWARDS};
-use crate::site::{SiteDoc, Blocked, Extension, OutboundRoute, RemoteSite, RingGroup, RingStrategy, Tenant};
+use crate::site::{Blocked, Extension, OutboundRoute, RemoteSite, RingGroup, RingStrategy, SiteDoc, Tenant};
 
 /// What a number means within a tenant, in the order routing asks.
 enum Target<'a> {
@@ -99,7 +99,11 @@ impl<'a> Resolver<'a> {
             }
             Target::Did(did) => self.did(did, trail, hops),
             Target::Blocked(b) => {
-                let why = if b.reason.is_empty() { format!("calls to {} are blocked", shown(number)) } else { b.reason.clone() };
+                let why = if b.reason.is_empty() {
+                    format!("calls to {} are blocked", shown(number))
+                } else {
+                    b.reason.clone()
+                };
                 Decision::reject(403, why)
             }
             Target::Remote(site) => self.remote(site, number),
@@ -127,9 +131,14 @@ impl<'a> Resolver<'a> {
                 self,
                 route,
                 &pstn,
-                format!("site {} over the public network as {pstn} (survivable mode), outbound route {}", site.name, route.name),
+                format!(
+                    "site {} over the public network as {pstn} (survivable mode), outbound route {}",
+                    site.name, route.name
+                ),
             ),
-            None => Decision::reject(404, format!("site {}: no outbound route for its public number {pstn}", site.name)),
+            None => {
+                Decision::reject(404, format!("site {}: no outbound route for its public number {pstn}", site.name))
+            }
         }
     }
 

@@ -85,7 +85,9 @@ pub fn open(shared: &Arc<Shared>, dest: Dest, host: String) -> mpsc::Sender<Vec<
                     },
                 };
                 match tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name, tcp)).await {
-                    Ok(Ok(tls)) => connection(tls, peer, Transport::Tls, shared, &limits, cancel, Some((out, rx))).await,
+                    Ok(Ok(tls)) => {
+                        connection(tls, peer, Transport::Tls, shared, &limits, cancel, Some((out, rx))).await
+                    }
                     Ok(Err(e)) => failed(&shared, peer, &format!("TLS: {e}")),
                     Err(_) => failed(&shared, peer, "TLS handshake timed out"),
                 }

@@ -48,6 +48,9 @@ impl Drop for PerIpGuard {
     }
 }
 
+/// A connection's outgoing queue: what the rest of the box sends on it, and what its writer reads.
+pub(super) type Channel = (mpsc::Sender<Vec<u8>>, mpsc::Receiver<Vec<u8>>);
+
 pub struct Limits {
     pub per_ip: usize,
     pub idle: Duration,
@@ -108,7 +111,7 @@ pub(super) async fn connection<S>(
     shared: Arc<Shared>,
     limits: &Limits,
     cancel: CancellationToken,
-    channel: Option<(mpsc::Sender<Vec<u8>>, mpsc::Receiver<Vec<u8>>)>,
+    channel: Option<Channel>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {

@@ -121,15 +121,15 @@ pub async fn resolve(shared: Arc<Shared>, nameservers: Vec<std::net::SocketAddr>
             continue;
         }
         for (key, lookup) in &lookups {
-            let targets = match crate::trunk::resolve::lookup(&lookup.host, lookup.port, lookup.transport, &nameservers).await {
-                Ok(t) => t,
+            let result = crate::trunk::resolve::lookup(&lookup.host, lookup.port, lookup.transport, &nameservers).await;
+            match &result {
+                Ok(targets) => tracing::info!(tenant = %key.tenant, trunk = %key.name, ?targets, "trunk targets"),
                 Err(e) => {
-                    tracing::warn!(tenant = %key.tenant, trunk = %key.name, host = %lookup.host, error = %e, "trunk host not found");
-                    Vec::new()
+                    tracing::warn!(tenant = %key.tenant, trunk = %key.name, host = %lookup.host, error = %e, "trunk lookup failed")
                 }
-            };
-            tracing::info!(tenant = %key.tenant, trunk = %key.name, ?targets, "trunk targets");
-            shared.core().trunks.set_targets(key, targets);
+            }
+            // A failed lookup keeps the targets a working trunk already has.
+            shared.core().trunks.set_lookup_result(key, result);
         }
         last = Some((lookups, tokio::time::Instant::now()));
         let out = shared.core().on_timer(Now::system());

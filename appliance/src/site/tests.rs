@@ -212,3 +212,40 @@ fn a_tenants_own_template_must_render_and_round_trips() {
     let twice = format!("{good}{good}");
     assert!(fields(from_toml(&with(&twice)).unwrap_err()).contains(&"tenants[0].templates[1].vendor".to_owned()));
 }
+
+#[test]
+fn trunk_and_route_mistakes_are_each_named() {
+    let text = EXAMPLE.replace("time_zone = \"Europe/Berlin\"", "time_zone = \"Mars/Olympus\"").replace(
+        "[[tenants.inbound_routes]]\ndid = \"+4940123450\"\ndestination = \"600\"\n",
+        "[[tenants.inbound_routes]]\ndid = \"+4940123450\"\ndestination = \"600\"\n\n\
+         [[tenants.inbound_routes]]\ndid = \"+4940123450\"\ndestination = \"101\"\ndays = [\"monday\"]\nhours = \"8-18\"\n\n\
+         [[tenants.inbound_routes]]\ndid = \"+4940123451\"\ndestination = \"sales desk\"\n\n\
+         [[tenants.trunks]]\nname = \"sip2\"\nrole = \"fallback\"\nhost = \"sip.example.net\"\ntransport = \"udp\"\n\
+         caller_id = \"office\"\ncodecs = [\"PCMA\", \"G.729\"]\n[tenants.trunks.health]\nprobe_interval = 0\ndown_after = 50\n",
+    );
+    let got = fields(from_toml(&text).unwrap_err());
+    for want in [
+        "site.time_zone",
+        "tenants[0].inbound_routes[1].did",
+        "tenants[0].inbound_routes[1].days[0]",
+        "tenants[0].inbound_routes[1].hours",
+        "tenants[0].inbound_routes[2].destination",
+        "tenants[0].trunks[2].caller_id",
+        "tenants[0].trunks[2].codecs[1]",
+        "tenants[0].trunks[2].health.probe_interval",
+        "tenants[0].trunks[2].health.down_after",
+    ] {
+        assert!(got.iter().any(|f| f == want), "{want} not in {got:?}");
+    }
+}
+
+#[test]
+fn other_sites_need_a_cloud_trunk_and_holidays_must_be_dates() {
+    let text = EXAMPLE
+        .replace("role = \"cloud\"", "role = \"fallback\"")
+        .replace("name = \"acme\"\n", "name = \"acme\"\nholidays = [\"2026-12-25\", \"2026-02-30\"]\n");
+    let got = fields(from_toml(&text).unwrap_err());
+    assert!(got.contains(&"tenants[0].remote_sites".to_owned()), "{got:?}");
+    assert!(got.contains(&"tenants[0].holidays[1]".to_owned()), "{got:?}");
+    assert!(!got.contains(&"tenants[0].holidays[0]".to_owned()), "{got:?}");
+}

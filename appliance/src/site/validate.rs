@@ -57,6 +57,12 @@ pub fn validate(doc: &mut SiteDoc) -> Result<(), Vec<FieldError>> {
     if doc.site.name.trim().is_empty() {
         e.push("site.name", "must not be empty");
     }
+    if doc.site.time_zone != "UTC" && jiff::tz::TimeZone::get(&doc.site.time_zone).is_err() {
+        e.push(
+            "site.time_zone",
+            format!("`{}` is not a time zone this box knows (like Europe/Berlin)", doc.site.time_zone),
+        );
+    }
 
     let mut tenant_names = HashSet::new();
     let mut domain_owner: HashMap<String, String> = HashMap::new();
@@ -231,7 +237,8 @@ fn validate_tenant(tenant: &mut Tenant, at: &str, macs: &mut HashSet<String>, e:
             e.push(format!("{f}.health.hold_down"), "must be at most 3600 seconds");
         }
     }
-    if let Some(ext) = tenant.extensions.iter().position(|x| x.caller_id.as_deref().is_some_and(|c| !is_dialstring(c))) {
+    if let Some(ext) = tenant.extensions.iter().position(|x| x.caller_id.as_deref().is_some_and(|c| !is_dialstring(c)))
+    {
         e.push(format!("{at}.extensions[{ext}].caller_id"), "must be digits, optionally with a leading +");
     }
 
@@ -282,7 +289,10 @@ fn validate_tenant(tenant: &mut Tenant, at: &str, macs: &mut HashSet<String>, e:
             e.push(format!("{at}.blocked[{i}].pattern"), why);
         }
         if let Some(n) = tenant.emergency_numbers.iter().find(|n| crate::routing::matches_pattern(&b.pattern, n)) {
-            e.push(format!("{at}.blocked[{i}].pattern"), format!("would block the emergency number {n}: emergency numbers are never blocked"));
+            e.push(
+                format!("{at}.blocked[{i}].pattern"),
+                format!("would block the emergency number {n}: emergency numbers are never blocked"),
+            );
         }
     }
     let mut site_names = HashSet::new();

@@ -89,7 +89,12 @@ impl Store {
                 (r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?),
                 (r.get::<_, String>(4)?, r.get::<_, i64>(5)?, r.get::<_, Option<i64>>(6)?, r.get::<_, i64>(7)?),
                 (r.get::<_, i64>(8)?, r.get::<_, String>(9)?, r.get::<_, Option<u16>>(10)?, r.get::<_, String>(11)?),
-                (r.get::<_, u32>(12)?, r.get::<_, String>(13)?, r.get::<_, Option<String>>(14)?, r.get::<_, Option<String>>(15)?),
+                (
+                    r.get::<_, u32>(12)?,
+                    r.get::<_, String>(13)?,
+                    r.get::<_, Option<String>>(14)?,
+                    r.get::<_, Option<String>>(15)?,
+                ),
             ))
         })?;
         let mut out = Vec::new();

@@ -321,8 +321,8 @@ fn rows<T>(
 }
 
 fn read_doc(tx: &Transaction<'_>, secrets: &SecretBox) -> Result<SiteDoc, StoreError> {
-    let (revision, name, time_zone, survivable): (i64, String, String, String) = tx
-        .query_row("SELECT revision, name, time_zone, survivable FROM site_meta", [], |r| {
+    let (revision, name, time_zone, survivable): (i64, String, String, String) =
+        tx.query_row("SELECT revision, name, time_zone, survivable FROM site_meta", [], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
         })?;
     let tenant_ids: Vec<i64> = rows(tx, "SELECT id FROM tenants WHERE ?1 = ?1 ORDER BY id", 0, |r| Ok(r.get(0)?))?;

@@ -23,8 +23,13 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// What the event loop tells the agent.
 #[derive(Debug)]
 pub enum Incoming {
-    Connected { session_present: bool },
-    Message { topic: String, payload: Vec<u8> },
+    Connected {
+        session_present: bool,
+    },
+    Message {
+        topic: String,
+        payload: Vec<u8>,
+    },
     /// The connection to the broker is gone (rumqttc reconnects by itself).
     Lost,
 }

@@ -48,12 +48,13 @@ impl Health {
     }
 }
 
-/// A trunk of the tenant `acme`, to a peer on `127.0.0.1:port`.
+/// A trunk of the tenant `acme`, to a peer on `ip:port`.
 #[derive(Clone, Debug)]
 pub struct Trunk {
     pub name: String,
     /// `cloud` or `fallback`.
     pub role: &'static str,
+    pub ip: String,
     pub port: u16,
     pub health: Health,
     /// More lines for the trunk's table (`username = ...`, `max_channels = 1`).
@@ -61,8 +62,14 @@ pub struct Trunk {
 }
 
 impl Trunk {
-    pub fn new(name: &str, role: &'static str, port: u16, health: Health) -> Trunk {
-        Trunk { name: name.to_owned(), role, port, health, extra: String::new() }
+    /// A trunk to `peer`.
+    pub fn to(peer: &Peer, role: &'static str, health: Health) -> Trunk {
+        Trunk::at(&peer.name, role, &peer.ip, peer.port, health)
+    }
+
+    /// A trunk to `ip:port` (where nothing may listen).
+    pub fn at(name: &str, role: &'static str, ip: &str, port: u16, health: Health) -> Trunk {
+        Trunk { name: name.to_owned(), role, ip: ip.to_owned(), port, health, extra: String::new() }
     }
 
     pub fn with(mut self, lines: &str) -> Trunk {
@@ -73,9 +80,10 @@ impl Trunk {
 
     fn toml(&self) -> String {
         format!(
-            "[[tenants.trunks]]\nname = \"{}\"\nrole = \"{}\"\nhost = \"127.0.0.1\"\nport = {}\ntransport = \"udp\"\n{}{}\n",
+            "[[tenants.trunks]]\nname = \"{}\"\nrole = \"{}\"\nhost = \"{}\"\nport = {}\ntransport = \"udp\"\n{}{}\n",
             self.name,
             self.role,
+            self.ip,
             self.port,
             self.extra,
             self.health.toml()
@@ -162,9 +170,21 @@ pub fn start(dir: &Path, site: &Site<'_>) -> (Outpost, String) {
     (outpost, token)
 }
 
-/// A sipp playing a trunk's far end on `127.0.0.1:port` (its RTP on `media`, echoed).
+/// A loopback address of its own for each trunk peer (127.0.0.2, 127.0.0.3, ...): phones are
+/// on 127.0.0.1, and the box knows a trunk's calls by their source address (by IP alone when
+/// the port differs), so a peer must not share the phones' address (see
+/// `a_phone_on_a_trunk_host_is_not_taken_for_the_trunk` in trunks.rs).
+pub fn peer_ip() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("127.0.{}.{}", 1 + n / 250, 2 + n % 250)
+}
+
+/// A sipp playing a trunk's far end on `ip:port` (its RTP on `media`, echoed).
 pub struct Peer {
     pub name: String,
+    pub ip: String,
     pub port: u16,
     pub media: u16,
     dir: PathBuf,
@@ -180,6 +200,7 @@ impl Peer {
         let base = free_block();
         Peer {
             name: name.to_owned(),
+            ip: peer_ip(),
             port: base,
             media: base + 2,
             dir: dir.to_owned(),
@@ -211,7 +232,7 @@ impl Peer {
             .current_dir(&self.dir)
             .args(["-sf", &format!("{SCENARIOS}/{}", self.scenario)])
             .args(&self.args)
-            .args(["-i", "127.0.0.1", "-p", &self.port.to_string(), "-mi", "127.0.0.1"])
+            .args(["-i", &self.ip, "-p", &self.port.to_string(), "-mi", &self.ip])
             .args(["-mp", &self.media.to_string(), "-rtp_echo", "-timeout", "120", "-nostdin"])
             .args(["-trace_err", "-trace_logs", "-log_file"])
             .arg(&log)
@@ -223,7 +244,7 @@ impl Peer {
         self.child = Some(child);
         // Bound to its port once it answers an OPTIONS of our own.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !options_answered(self.port) {
+        while !options_answered(&self.ip, self.port) {
             assert!(Instant::now() < deadline, "peer {} did not start", self.name);
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -288,18 +309,18 @@ impl Drop for Peer {
     }
 }
 
-/// Whether something answers an OPTIONS on `127.0.0.1:port` within half a second.
-pub fn options_answered(port: u16) -> bool {
+/// Whether something answers an OPTIONS on `ip:port` within half a second.
+pub fn options_answered(ip: &str, port: u16) -> bool {
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     socket.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
     let me = socket.local_addr().unwrap();
     let id = format!("{}-{}", std::process::id(), me.port());
     let request = format!(
-        "OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKready{id}\r\n\
-         From: <sip:ready@{me}>;tag=r{id}\r\nTo: <sip:127.0.0.1:{port}>\r\nCall-ID: ready-{id}\r\n\
+        "OPTIONS sip:{ip}:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKready{id}\r\n\
+         From: <sip:ready@{me}>;tag=r{id}\r\nTo: <sip:{ip}:{port}>\r\nCall-ID: ready-{id}\r\n\
          CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
     );
-    if socket.send_to(request.as_bytes(), ("127.0.0.1", port)).is_err() {
+    if socket.send_to(request.as_bytes(), (ip, port)).is_err() {
         return false;
     }
     let mut buf = [0u8; 2048];
@@ -407,4 +428,54 @@ pub fn write_tone(dir: &Path) {
 /// The log lines of a sipp run with `-trace_logs -log_file path`.
 pub fn sipp_log(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// A sipp running in the background (a long call), killed if the test ends first.
+pub struct Background {
+    child: Option<Child>,
+    name: String,
+    dir: PathBuf,
+}
+
+impl Background {
+    pub fn spawn(mut cmd: Command, name: &str, dir: &Path) -> Background {
+        let child = cmd.spawn().expect("sipp must be installed");
+        Background { child: Some(child), name: name.to_owned(), dir: dir.to_owned() }
+    }
+
+    /// Whether its scenario is still going.
+    pub fn running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|c| c.try_wait().unwrap().is_none())
+    }
+
+    /// Waits (bounded) for its scenario's end; true when it completed.
+    pub fn finished(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else { return false };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait().unwrap() {
+                if !status.success() {
+                    let mut err = String::new();
+                    if let Some(mut e) = child.stderr.take() {
+                        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                    }
+                    eprintln!("{}: {status}: {err}\n{}", self.name, super::phones::errors(&self.dir));
+                }
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }

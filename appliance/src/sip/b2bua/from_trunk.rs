@@ -12,7 +12,7 @@ use crate::routing::{self, Decision};
 impl B2bua {
     /// The call for an INVITE from trunk `trunk` of `tenant`, and where it goes. `Err` is a
     /// refusal answered without a call: the trunk is full, or its offer cannot be anchored.
-    pub(crate) fn from_trunk(
+    pub(crate) fn call_from_trunk(
         &mut self,
         cx: &InviteCx<'_>,
         tenant: &str,
@@ -28,13 +28,13 @@ impl B2bua {
         let Some(config) = t.trunks.iter().find(|x| x.name == trunk) else {
             return Err((404, "Not Found: the trunk is gone".into()));
         };
-        let up = self
-            .trunk_channels()
-            .into_iter()
-            .find(|((tn, n), _)| tn == tenant && n == trunk)
-            .map_or(0, |(_, c)| c);
+        let up =
+            self.trunk_channels().into_iter().find(|((tn, n), _)| tn == tenant && n == trunk).map_or(0, |(_, c)| c);
         if up >= config.max_channels as usize {
-            return Err((503, format!("Service Unavailable: trunk {trunk} is at its {} channels", config.max_channels)));
+            return Err((
+                503,
+                format!("Service Unavailable: trunk {trunk} is at its {} channels", config.max_channels),
+            ));
         }
         let from = head.get("from").unwrap_or_default();
         let caller = dialog::user_of(dialog::uri_of(from)).unwrap_or("anonymous").to_owned();

@@ -124,7 +124,7 @@ impl B2bua {
                 remote_target: head.get("contact").map(dialog::uri_of).unwrap_or(from_uri).to_owned(),
                 local_cseq: 0,
             };
-            return match self.from_trunk(&cx, &tenant, &trunk, a, &head, &request_uri) {
+            return match self.call_from_trunk(&cx, &tenant, &trunk, a, &head, &request_uri) {
                 Ok((call, decision)) => {
                     let id = call.id;
                     if let Some(entry) = self.servers.get_mut(&key) {

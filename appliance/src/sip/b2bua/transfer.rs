@@ -56,7 +56,9 @@ impl B2bua {
         let request = CallRequest { tenant: &call.tenant, caller: &call.caller, dialled: &number };
         let plan = match routing::route(env.site, &request) {
             Decision::Local(plan) => plan,
-            Decision::Trunk(_) => return (503, "Service Unavailable: transfers to outside numbers are not supported yet"),
+            Decision::Trunk(_) => {
+                return (503, "Service Unavailable: transfers to outside numbers are not supported yet")
+            }
             Decision::Reject { code, .. } => return (code.clamp(400, 699), "Transfer target refused by routing"),
         };
         let targets: Vec<(String, String, Dest)> = plan

@@ -237,8 +237,11 @@ impl B2bua {
             return None;
         }
         let (user, password) = (trunk.username.as_deref()?, trunk.secret.as_deref()?);
-        let (ask, answer) =
-            if code == 407 { ("proxy-authenticate", "Proxy-Authorization") } else { ("www-authenticate", "Authorization") };
+        let (ask, answer) = if code == 407 {
+            ("proxy-authenticate", "Proxy-Authorization")
+        } else {
+            ("www-authenticate", "Authorization")
+        };
         let challenge = head?.get(ask)?;
         let cnonce = self.unique();
         match crate::sip::digest::client::authorize(challenge, "INVITE", &f.uri, user, password, &cnonce, 1) {

@@ -39,7 +39,8 @@ impl SipCore {
         for tenant in &self.site.tenants {
             for t in &tenant.trunks {
                 let key = TrunkKey { tenant: tenant.name.clone(), name: t.name.clone() };
-                let used = channels.iter().find(|((tn, n), _)| *tn == key.tenant && *n == key.name).map_or(0, |(_, c)| *c);
+                let used =
+                    channels.iter().find(|((tn, n), _)| *tn == key.tenant && *n == key.name).map_or(0, |(_, c)| *c);
                 let avail = if !self.trunks.usable(&key) {
                     Avail::Down
                 } else if used >= t.max_channels as usize {

@@ -83,7 +83,8 @@ fn a_trunk_challenge_is_answered_once_and_a_busy_far_end_is_passed_back() {
 #[test]
 fn a_call_from_a_trunk_rings_the_extension_of_its_did_without_a_challenge() {
     let mut rig = with_trunks();
-    let sdp = "v=0\r\no=c 1 1 IN IP4 192.168.10.5\r\ns=-\r\nc=IN IP4 192.168.10.5\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8\r\n";
+    let sdp =
+        "v=0\r\no=c 1 1 IN IP4 192.168.10.5\r\ns=-\r\nc=IN IP4 192.168.10.5\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8\r\n";
     let invite = |did: &str| {
         format!(
             "INVITE sip:{did}@192.168.10.1 SIP/2.0\r\nVia: SIP/2.0/UDP {GW};branch=z9hG4bKin{did}\r\n\
@@ -95,9 +96,14 @@ fn a_call_from_a_trunk_rings_the_extension_of_its_did_without_a_challenge() {
     };
     let did = crate::site::from_toml(SITE).unwrap().tenants[0].inbound_routes[0].clone();
     let out = rig.input(0, &invite(&did.did), GW);
-    let rung: Vec<String> = texts(&out.sends).into_iter().filter(|(_, t)| t.starts_with("INVITE")).map(|(a, _)| a.to_string()).collect();
+    let rung: Vec<String> =
+        texts(&out.sends).into_iter().filter(|(_, t)| t.starts_with("INVITE")).map(|(a, _)| a.to_string()).collect();
     assert!(!rung.is_empty(), "DID {} → {}: {:?}", did.did, did.destination, texts(&out.sends));
     assert!(text_of(&out.sends, "SIP/2.0 401").is_none() && text_of(&out.sends, "SIP/2.0 407").is_none());
     let refused = rig.input(10, &invite("102"), GW);
-    assert!(sent_to(&refused.sends, GW, "SIP/2.0 404").is_some(), "a trunk cannot dial an extension: {:?}", texts(&refused.sends));
+    assert!(
+        sent_to(&refused.sends, GW, "SIP/2.0 404").is_some(),
+        "a trunk cannot dial an extension: {:?}",
+        texts(&refused.sends)
+    );
 }
