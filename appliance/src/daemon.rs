@@ -28,6 +28,11 @@ pub fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("cannot restrict data directory {}", data_dir.display()))?;
+    // A restore staged before this start (from a backup) takes effect now, before anything
+    // reads the box key or the store.
+    if crate::backup::restore::finish(data_dir)? {
+        tracing::warn!(data_dir = %data_dir.display(), "restored from a backup");
+    }
     let secrets = SecretBox::load_or_create(&data_dir.join("box.key"))?;
     Ok(Store::open(&data_dir.join("outpost.db"), secrets)?)
 }
@@ -94,6 +99,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     state.media = Some(bridge);
     state.dhcp = Some(dhcp);
     state.provisioning = Some(prov.clone());
+    let backups = crate::backup::local::Local {
+        data_dir: config.data_dir.clone(),
+        box_id: config.cloud.as_ref().map_or_else(|| "outpost".to_owned(), |c| c.box_id.as_str().to_owned()),
+    };
+    state.backups = Some(backups.clone());
+    tokio::spawn(crate::backup::local::schedule(store.clone(), backups, cancel.clone()));
     let router = api::router_with(state, provisioning_routes(&config, &prov)?);
     // Signals are caught from here on: a SIGTERM right after the banner stops cleanly too.
     use tokio::signal::unix::{signal, SignalKind};

@@ -10,17 +10,21 @@
 //! - `api`: the admin REST API under `/api/v1` and `/metrics`; `web`: the HTTPS listener.
 //! - `sip`: the SIP registrar (transports, digest auth, location service, defences) and the
 //!   B2BUA that bridges calls (docs/sip.md, docs/calls.md).
-//! - `routing`: where a call goes, a pure function of the site config and the call.
+//! - `routing`: where a call goes, a pure function of the site config, the call and the
+//!   situation (trunk states, survivable mode, the site's clock).
+//! - `trunk`: trunk health (OPTIONS probes), outbound registration, DNS targets (RFC 3263)
+//!   and survivable mode (docs/trunks.md).
 //! - `media`: the RTP bridge that anchors both legs of every call.
 //! - `dhcp`: the LAN's DHCP server with per-vendor provisioning options (docs/dhcp.md).
 //! - `provision`: the phones' files over TFTP and HTTPS (docs/provisioning.md).
 //! - `tls`: the box certificate; `metrics`: Prometheus counters.
 //! - `sync`: the cloud-sync agent (MQTT; off without `[cloud] broker`).
 //!
-//! Not built yet (see the README's status table): trunks and the web UI; cloud sync is partial
-//! (config only).
+//! Not built yet (see the README's status table): the web UI; cloud sync is partial (config
+//! only).
 
 pub mod api;
+pub mod backup;
 pub mod config;
 pub mod daemon;
 pub mod dhcp;

@@ -51,6 +51,13 @@ enum Command {
         #[arg(long)]
         common: bool,
     },
+    /// Back the box up to a file, list its backups, or restore one.
+    Backup {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        action: BackupAction,
+    },
     /// Manage admin accounts from the console.
     Admin {
         #[command(flatten)]
@@ -74,6 +81,31 @@ enum ConfigAction {
         /// Leave SIP and trunk secrets out; re-applying keeps the stored ones.
         #[arg(long)]
         no_secrets: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum BackupAction {
+    /// Take a backup now (the box may be running): an encrypted `.outpost-backup` file.
+    Create {
+        /// Where to write it; default `<data dir>/backups/<id>.outpost-backup`.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Check a backup completely and stage it: it replaces this box's data at its next start.
+    /// Stop the box first, or restart it after.
+    Restore {
+        file: PathBuf,
+        /// The backup key of the box that made it (its `<data dir>/backup.key`, or the copy the
+        /// fleet service holds); default this box's own.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// Check a backup (every chunk, the key, the archive) without restoring it.
+    Verify {
+        file: PathBuf,
+        #[arg(long)]
+        key: Option<PathBuf>,
     },
 }
 
@@ -121,11 +153,72 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", render::builtin_template(v, if common { FileKind::Common } else { FileKind::Device }));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Backup { common, action } => {
+            let config = load_config(&common)?;
+            backup_command(&config, action)
+        }
         Command::Admin { common, action: AdminAction::ResetPassword { user } } => {
             let config = load_config(&common)?;
             let store = daemon::open_store(&config.data_dir)?;
             let password = store.reset_password(&user)?;
             println!("New one-time password for {user}: {password}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The id backups are named with: the box's cloud id, else `outpost`.
+fn box_id(config: &Config) -> String {
+    config.cloud.as_ref().map_or_else(|| "outpost".to_owned(), |c| c.box_id.as_str().to_owned())
+}
+
+fn backup_command(config: &Config, action: BackupAction) -> anyhow::Result<ExitCode> {
+    use appliance::backup::{self, file, local, restore, BackupKey};
+    let key_for = |key: Option<PathBuf>| -> anyhow::Result<BackupKey> {
+        let path = key.unwrap_or_else(|| backup::key_path(&config.data_dir));
+        Ok(BackupKey::load(&path)?)
+    };
+    match action {
+        BackupAction::Create { output } => {
+            let store = daemon::open_store(&config.data_dir)?;
+            let now = appliance::store::unix_now();
+            let (path, manifest) = match output {
+                None => local::take(&store, &config.data_dir, &box_id(config), now)?,
+                Some(path) => {
+                    let key = BackupKey::load_or_create(&backup::key_path(&config.data_dir))?;
+                    let sealed = backup::create(&store, &config.data_dir, &key, &box_id(config), now)?;
+                    file::write(&path, &sealed)?;
+                    (path, sealed.manifest)
+                }
+            };
+            println!(
+                "Backup {} (site revision {}, {} chunks, {} bytes) written to {}",
+                manifest.id,
+                manifest.revision,
+                manifest.chunks.len(),
+                manifest.stored_len(),
+                path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        BackupAction::Verify { file: path, key } => {
+            let sealed = file::read(&path)?;
+            let archive = backup::seal::open(&sealed, &key_for(key)?)?;
+            let files = backup::archive::unpack(&archive)?;
+            let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+            println!("Backup {} is sound: {}", sealed.manifest.id, names.join(", "));
+            Ok(ExitCode::SUCCESS)
+        }
+        BackupAction::Restore { file: path, key } => {
+            let sealed = file::read(&path)?;
+            std::fs::create_dir_all(&config.data_dir)?;
+            let staged = restore::stage(&config.data_dir, &sealed, &key_for(key)?)?;
+            println!(
+                "Backup {} (site revision {}) checked and staged ({}): it replaces this box's data when the box starts next.",
+                sealed.manifest.id,
+                sealed.manifest.revision,
+                staged.join(", ")
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

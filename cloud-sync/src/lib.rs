@@ -9,9 +9,11 @@
 //! - `config`: `Desired` (cloud → box) and `Reported` (box → cloud) with the revision rules.
 //! - `status`: `Status` (retained, last will) and `StatusBoard` (the highest boot wins).
 //! - `telemetry`, `command`: `Telemetry`; `Command`/`CommandResult` (idempotent by id).
+//! - `backup`: the manifest of an encrypted, chunked backup and how its chunks are sealed.
 //!
 //! Not built yet: backups, claim, the fleet service (`outpost-fleet`).
 
+pub mod backup;
 pub mod codec;
 pub mod command;
 pub mod config;

@@ -504,3 +504,38 @@ trunks = ["gateway"]
     assert!(call_out(dir.path(), &outpost, "0301234567"), "out by the gateway: {}", logs(&outpost));
     assert_eq!(gateway.answered(), ["0301234567"]);
 }
+
+/// A call placed just after the cloud died is carried by the fallback; when the cloud comes
+/// back a few seconds later, it must not be handed that call's INVITE (a retransmission of the
+/// abandoned leg) and ring a phone behind it for a call that was answered elsewhere.
+#[test]
+fn the_returning_cloud_is_not_sent_calls_carried_by_the_fallback() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cloud = Peer::new(dir.path(), "cloud").trace_messages();
+    let mut fallback = Peer::new(dir.path(), "fallback");
+    cloud.start();
+    fallback.start();
+    let trunks =
+        [Trunk::to(&cloud, "cloud", Health::aggressive()), Trunk::to(&fallback, "fallback", Health::aggressive())];
+    let site = Site { trunks: &trunks, tenant_keys: "", tenant_tables: NATIONAL_ROUTE, site_tables: "" };
+    let (outpost, token) = start(dir.path(), &site);
+    wait_state(&outpost, &token, "cloud", "up");
+    wait_state(&outpost, &token, "fallback", "up");
+
+    cloud.stop();
+    let died = std::time::Instant::now();
+    assert!(call_out(dir.path(), &outpost, "0301234567"), "{}", logs(&outpost));
+    assert_eq!(fallback.answered(), ["+49301234567"]);
+    cloud.start();
+    wait_mode(&outpost, &token, false);
+    // Long enough for an INVITE retransmitted on RFC 3261's schedule (0.5, 1, 2, 4, 8 s
+    // apart) to reach the returned cloud, if the box still sends them; not a timed assertion.
+    std::thread::sleep(Duration::from_secs(17).saturating_sub(died.elapsed()));
+    assert!(
+        cloud.answered().is_empty(),
+        "the returned cloud got INVITEs of a call the fallback carried: {:?}\n{}\n{}",
+        cloud.answered(),
+        cloud.errors(),
+        cloud.messages()
+    );
+}

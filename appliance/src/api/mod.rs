@@ -7,9 +7,11 @@
 //! Layout: `auth` (login, sessions, roles), `resources` (CRUD over the document's collections),
 //! `system` (health, metrics, audit, the whole document), `cdrs` (call records, CSV), `sip` (registrations, SIP bans), `dhcp` (leases, status),
 //! `devices` (discovered devices, adoption, provisioning bans), `media` (calls' RTP figures),
-//! `trunks` (trunk health, survivable mode), `error` (how failures answer).
+//! `trunks` (trunk health, survivable mode), `backups` (take, list, download, restore),
+//! `error` (how failures answer).
 
 mod auth;
+mod backups;
 mod cdrs;
 mod devices;
 mod dhcp;
@@ -54,6 +56,8 @@ pub struct AppState {
     pub dhcp: Option<Arc<crate::dhcp::DhcpShared>>,
     /// The RTP media bridge, when it runs: its calls live in memory.
     pub media: Option<crate::media::Bridge>,
+    /// Where the box keeps its backups, when the daemon runs.
+    pub backups: Option<crate::backup::local::Local>,
 }
 
 impl AppState {
@@ -72,6 +76,7 @@ impl AppState {
             provisioning: None,
             dhcp: None,
             media: None,
+            backups: None,
         }
     }
 }
@@ -103,6 +108,9 @@ pub fn router_with(state: AppState, extra: Router<()>) -> Router<()> {
         .route("/dhcp/status", get(dhcp::status))
         .route("/media", get(media::calls))
         .route("/trunks/status", get(trunks::status))
+        .route("/backups", get(backups::list).post(backups::take))
+        .route("/backups/:id", get(backups::download))
+        .route("/backups/:id/restore", post(backups::restore))
         .route("/survivable", get(trunks::survivable))
         .merge(resources::routes())
         .merge(forwarding::routes())

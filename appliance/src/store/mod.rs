@@ -123,6 +123,11 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The schema version this build brings a database to (its number of migrations).
+pub fn schema_steps() -> usize {
+    MIGRATIONS.len()
+}
+
 /// Seconds since the Unix epoch: the time unit of every stored timestamp.
 pub fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)

@@ -178,7 +178,7 @@ pub fn peer_ip() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("127.0.{}.{}", 1 + n / 250, 2 + n % 250)
+    format!("127.0.{}.{}", n / 250, 2 + n % 250)
 }
 
 /// A sipp playing a trunk's far end on `ip:port` (its RTP on `media`, echoed).
@@ -219,6 +219,28 @@ impl Peer {
         peer
     }
 
+    /// Also writes every SIP message it sends and receives to `peer-NAME-messages.log` (sipp's
+    /// -trace_msg), for a failure's report.
+    pub fn trace_messages(mut self) -> Peer {
+        let file = self.dir.join(format!("peer-{}-messages.log", self.name));
+        self.args.extend(["-trace_msg".to_owned(), "-message_file".to_owned(), file.display().to_string()]);
+        self
+    }
+
+    /// What `trace_messages` wrote.
+    pub fn messages(&self) -> String {
+        std::fs::read_to_string(self.dir.join(format!("peer-{}-messages.log", self.name))).unwrap_or_default()
+    }
+
+    /// What sipp reported as errors (unexpected messages and the like), over all its runs.
+    pub fn errors(&self) -> String {
+        (1..=self.runs)
+            .map(|r| {
+                std::fs::read_to_string(self.dir.join(format!("peer-{}-{r}-errors.log", self.name))).unwrap_or_default()
+            })
+            .collect()
+    }
+
     fn log_path(&self, run: usize) -> PathBuf {
         self.dir.join(format!("peer-{}-{run}.log", self.name))
     }
@@ -234,7 +256,9 @@ impl Peer {
             .args(&self.args)
             .args(["-i", &self.ip, "-p", &self.port.to_string(), "-mi", &self.ip])
             .args(["-mp", &self.media.to_string(), "-rtp_echo", "-timeout", "120", "-nostdin"])
-            .args(["-trace_err", "-trace_logs", "-log_file"])
+            .args(["-trace_err", "-error_file"])
+            .arg(self.dir.join(format!("peer-{}-{}-errors.log", self.name, self.runs)))
+            .args(["-trace_logs", "-log_file"])
             .arg(&log)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
