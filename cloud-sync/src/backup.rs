@@ -99,3 +99,102 @@ mod tests {
         assert_eq!(back, m);
     }
 }
+
+/// Topics of a backup transfer, under `outpost/v1/<box>/backup/` (see docs/sync-protocol.md):
+/// `manifest` and `chunk/<backup id>/<index>` (box → cloud), `ack` (cloud → box), `key`
+/// (box → cloud: the backup key, escrowed).
+pub mod part {
+    pub const MANIFEST: &str = "manifest";
+    pub const ACK: &str = "ack";
+    pub const KEY: &str = "key";
+
+    pub fn chunk(id: &str, index: usize) -> String {
+        format!("chunk/{id}/{index}")
+    }
+
+    /// `chunk/<id>/<index>` read back.
+    pub fn parse_chunk(part: &str) -> Option<(&str, usize)> {
+        let rest = part.strip_prefix("chunk/")?;
+        let (id, index) = rest.rsplit_once('/')?;
+        Some((id, index.parse().ok()?))
+    }
+}
+
+/// Chunks the box sends ahead of the last acknowledgement.
+pub const WINDOW: usize = 8;
+
+/// The fleet's answer to a manifest or a chunk: how many chunks, from the first, it holds and
+/// has checked, so the box sends the next ones (after a disconnect, from there: resumable).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ack {
+    pub schema: u32,
+    pub id: String,
+    pub have: u32,
+    pub complete: bool,
+    /// Why a chunk or the manifest was refused (the box starts that backup again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Ack {
+    pub fn new(id: &str, have: u32, complete: bool) -> Ack {
+        Ack { schema: SCHEMA, id: id.to_owned(), have, complete, error: None }
+    }
+}
+
+/// The box's backup key, escrowed with the fleet so that a replacement box can restore.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyEscrow {
+    pub schema: u32,
+    /// 32 bytes, hex.
+    pub key: String,
+}
+
+/// Which backups a retention of `daily` days and `weekly` weeks keeps: per day (UTC) the
+/// newest of the last `daily` days, per week the newest of the last `weekly` weeks, and always
+/// the newest of all. `backups`: (id, created_at); returns the ids kept.
+pub fn retain(backups: &[(String, i64)], now: i64, daily: i64, weekly: i64) -> Vec<String> {
+    let mut sorted: Vec<&(String, i64)> = backups.iter().collect();
+    sorted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+    let mut keep: Vec<String> = Vec::new();
+    let mut days = Vec::new();
+    let mut weeks = Vec::new();
+    for (id, at) in sorted {
+        let (day, week) = (at.div_euclid(86_400), at.div_euclid(7 * 86_400));
+        let newest = keep.is_empty();
+        let in_days = now.div_euclid(86_400) - day < daily && !days.contains(&day);
+        let in_weeks = now.div_euclid(7 * 86_400) - week < weekly && !weeks.contains(&week);
+        if newest || in_days || in_weeks {
+            keep.push(id.clone());
+        }
+        if in_days || newest {
+            days.push(day);
+        }
+        if in_weeks || newest {
+            weeks.push(week);
+        }
+    }
+    keep
+}
+
+#[cfg(test)]
+mod retention_tests {
+    use super::*;
+
+    #[test]
+    fn seven_dailies_and_four_weeklies_are_kept() {
+        let now = 100 * 86_400;
+        // Two backups a day for 60 days.
+        let all: Vec<(String, i64)> =
+            (0..120).map(|i| (format!("b-{i:03}"), now - i64::from(i) * 43_200 - 60)).collect();
+        let kept = retain(&all, now, 7, 4);
+        assert!(kept.contains(&"b-000".to_owned()), "the newest");
+        assert!(!kept.contains(&"b-001".to_owned()), "the second of the same day goes");
+        assert!(kept.contains(&"b-002".to_owned()), "yesterday's newest");
+        assert!(kept.len() >= 7 && kept.len() <= 7 + 4, "{kept:?}");
+        let oldest = kept.iter().filter_map(|k| all.iter().find(|(id, _)| id == k)).map(|(_, at)| *at).min();
+        assert!(oldest.is_some_and(|at| now - at < 5 * 7 * 86_400), "nothing older than the weeklies: {kept:?}");
+    }
+}
