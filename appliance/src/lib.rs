@@ -34,4 +34,5 @@ pub mod store;
 pub mod supervisor;
 pub mod sync;
 pub mod tls;
+pub mod update;
 pub mod web;
