@@ -39,4 +39,5 @@ pub mod supervisor;
 pub mod sync;
 pub mod tls;
 pub mod trunk;
+pub mod update;
 pub mod web;

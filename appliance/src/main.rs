@@ -65,6 +65,48 @@ enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// Signed A/B updates: install a bundle on the other slot, mark the running slot good.
+    Update {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        action: UpdateAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UpdateAction {
+    /// Verify a bundle, write it to the inactive slot and boot that slot next (on trial).
+    Install {
+        file: PathBuf,
+        /// Install even if the bundle is older than the running version.
+        #[arg(long)]
+        force: bool,
+        /// Boots the new slot gets to become healthy before the old one comes back.
+        #[arg(long, default_value_t = board::slots::DEFAULT_TRIES)]
+        tries: u32,
+        /// The public key (hex) to check the signature with, instead of the image's.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// Check a bundle (signature, versions, digests) without writing anything.
+    Verify {
+        file: PathBuf,
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// Wait until the box is healthy (SIP answers OPTIONS, API listening), then mark the
+    /// running slot good. Fails, leaving the slot on trial, if it is not healthy in time.
+    MarkGood {
+        /// Seconds to wait for health.
+        #[arg(long, default_value_t = 90)]
+        wait: u64,
+        /// Mark good without the health check.
+        #[arg(long)]
+        no_check: bool,
+    },
+    /// Show both slots: versions, which runs, which boots next.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -135,6 +177,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load_config(&common)?;
             init_logs(&config, common.log_json);
             let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            appliance::update::spawn_monitor(&config);
             runtime.block_on(daemon::run(config))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -156,6 +199,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup { common, action } => {
             let config = load_config(&common)?;
             backup_command(&config, action)
+        }
+        Command::Update { common, action } => {
+            let config = load_config(&common)?;
+            init_logs(&config, common.log_json);
+            update_command(&config, action)
         }
         Command::Admin { common, action: AdminAction::ResetPassword { user } } => {
             let config = load_config(&common)?;
@@ -255,6 +303,37 @@ fn config_command(config: &Config, action: ConfigAction) -> anyhow::Result<ExitC
                 None => print!("{text}"),
             }
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn update_command(config: &Config, action: UpdateAction) -> anyhow::Result<ExitCode> {
+    use appliance::update::{self, InstallOptions};
+    let board = board::generic::GenericX86::new();
+    let options = |force, tries, key: Option<&PathBuf>| -> anyhow::Result<InstallOptions> {
+        Ok(InstallOptions { force, tries, running: update::running_version(), public_key: update::public_key(key)? })
+    };
+    match action {
+        UpdateAction::Install { file, force, tries, key } => {
+            let done = update::install(&board, &file, &options(force, tries, key.as_ref())?)?;
+            println!(
+                "installed {} on slot {}: it boots next, on trial for {tries} boots; reboot to start it \
+                 (it is marked good once healthy, else slot {} comes back)",
+                done.manifest.version,
+                done.slot,
+                done.slot.other()
+            );
+        }
+        UpdateAction::Verify { file, key } => {
+            let manifest = update::verify(&board, &file, &options(true, 1, key.as_ref())?)?;
+            println!("{}: valid bundle of {} for {}", file.display(), manifest.version, manifest.board);
+        }
+        UpdateAction::MarkGood { wait, no_check } => {
+            let probes = update::health::Probes::of(config);
+            let probes = (!no_check).then_some(&probes);
+            println!("{}", update::mark_good(&board, probes, std::time::Duration::from_secs(wait))?);
+        }
+        UpdateAction::Status => print!("{}", update::status(&board)?),
     }
     Ok(ExitCode::SUCCESS)
 }

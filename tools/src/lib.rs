@@ -8,11 +8,13 @@
 //! - `cli`: the command line (clap), so the binary only dispatches.
 //! - `table`: plain-text tables for the `list` commands.
 //! - `sim`: phone-sim's protocols (SIP registration, TFTP; DHCP and HTTPS provisioning).
+//! - `flash`: `outpost-flash`'s safety rules (which disks it refuses) and hashing.
 //!
 //! Errors here are `thiserror` enums; only the binary turns them into messages and exit codes.
 
 pub mod cli;
 pub mod client;
+pub mod flash;
 pub mod pin;
 pub mod session;
 pub mod sim;
