@@ -411,7 +411,7 @@ fn a_premium_number_is_refused_with_the_reason() {
     let blocked = r#"blocked = [{ pattern = "0900.", reason = "premium rate numbers are blocked" }]"#;
     let s = cloud_and_fallback(dir.path(), Health::aggressive(), "", blocked);
     let status = refused(dir.path(), &s.outpost, "101", "09001234567");
-    assert_eq!(status, "403 premium rate numbers are blocked", "the caller's phone shows why");
+    assert_eq!(status, "403 Forbidden: premium rate numbers are blocked", "the caller's phone shows why");
     assert!(s.cloud.answered().is_empty() && s.fallback.answered().is_empty(), "no trunk saw the call");
     let cdr = &cdrs(&s.outpost, &s.token, 1)[0];
     assert_eq!((cdr["disposition"].as_str(), cdr["status"].as_u64()), (Some("failed"), Some(403)), "{cdr}");

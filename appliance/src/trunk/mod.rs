@@ -503,14 +503,18 @@ impl Trunks {
 
     /// The trunk an INVITE from `source` comes from: one whose targets include the address,
     /// else one whose targets include its IP (peers often send from another port).
+    /// By the exact address first; by the address's IP alone only for trunks configured
+    /// without a port (found by DNS: providers send from other ports than they listen on). A
+    /// trunk with its port named is that address only, so that a phone on the same host (a
+    /// gateway with a softphone, a NAT) is not taken for the trunk.
     pub fn from_source(&self, source: SocketAddr) -> Option<TrunkKey> {
-        let has = |f: &dyn Fn(&SocketAddr) -> bool| {
+        let has = |f: &dyn Fn(&Entry, &SocketAddr) -> bool| {
             self.trunks
                 .iter()
-                .find(|(_, e)| e.targets.as_ref().is_some_and(|t| t.iter().any(f)))
+                .find(|(_, e)| e.targets.as_ref().is_some_and(|t| t.iter().any(|a| f(e, a))))
                 .map(|(k, _)| k.clone())
         };
-        has(&|a| *a == source).or_else(|| has(&|a| a.ip() == source.ip()))
+        has(&|_, a| *a == source).or_else(|| has(&|e, a| e.cfg.port.is_none() && a.ip() == source.ip()))
     }
 
     pub fn survivable(&self) -> bool {

@@ -282,6 +282,8 @@ fn disposition_of(code: u16) -> Disposition {
         486 | 600 => Disposition::Busy,
         480 | 408 => Disposition::NoAnswer,
         487 => Disposition::Cancelled,
+        // Routing's 503s all say no trunk could take the number.
+        503 => Disposition::NoTrunk,
         _ => Disposition::Failed,
     }
 }

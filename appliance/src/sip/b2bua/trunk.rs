@@ -217,8 +217,11 @@ impl B2bua {
         if call.forks[index].state != ForkState::Calling {
             return;
         }
-        // Still Calling, CANCEL wanted: a late provisional answer gets its CANCEL.
-        self.cancel_fork(env.now.at, call, index, None);
+        // Abandoned: its INVITE is not retransmitted any more, so that a trunk coming back
+        // a moment later is not offered a call another trunk carries.
+        let branch = call.forks[index].branch.clone();
+        self.clients.remove(&super::client_key(&branch, "INVITE"));
+        call.forks[index].state = ForkState::Done;
         self.trunk_fork_failed(env, call, index, 0, "", None);
     }
 
