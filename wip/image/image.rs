@@ -1,0 +1,230 @@
+//! The flashable image in qemu (TCG, OVMF): boot to the ready line, SIP OPTIONS and the API
+//! through host port forwards, an update from a USB stick to slot B marked good, a broken
+//! update that rolls back by itself, a tampered bundle refused, and a factory reset.
+//!
+//! Slow (about ten boots under software emulation), so it runs only with
+//! `OUTPOST_IMAGE_TESTS=1`, on the test images that `tools/test-all` builds then
+//! (`image/build --out image/out/test ...`: image 1.0.0, bundles 1.0.1 and broken 1.0.2).
+//! Without them, or without qemu and OVMF, it says why and passes.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+const BOOT_TIMEOUT: Duration = Duration::from_secs(420);
+
+fn out_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../image/out/test")
+}
+
+fn artifact(name: &str) -> PathBuf {
+    out_dir().join(name)
+}
+
+/// Why the test cannot run here, if it cannot.
+fn missing() -> Option<String> {
+    if std::env::var("OUTPOST_IMAGE_TESTS").ok().as_deref() != Some("1") {
+        return Some("OUTPOST_IMAGE_TESTS=1 is not set (tools/test-all sets it with the image step)".into());
+    }
+    for tool in ["qemu-system-x86_64", "mkfs.vfat", "mcopy", "sfdisk", "curl"] {
+        if Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().map_or(true, |o| !o.status.success()) {
+            return Some(format!("{tool} is not installed"));
+        }
+    }
+    for file in [OVMF_CODE, OVMF_VARS] {
+        if !Path::new(file).exists() {
+            return Some(format!("{file} is missing (package ovmf)"));
+        }
+    }
+    for name in ["outpost-1.0.0-x86_64.img", "outpost-1.0.1-x86_64.bundle", "outpost-1.0.2-x86_64.bundle"] {
+        if !artifact(name).exists() {
+            return Some(format!("{} has not been built (tools/test-all builds it)", artifact(name).display()));
+        }
+    }
+    None
+}
+
+fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// One qemu run of the box; killed on drop.
+struct Vm {
+    child: Child,
+    console: PathBuf,
+    sip: SocketAddr,
+    api: u16,
+    started: Instant,
+}
+
+impl Vm {
+    fn boot(dir: &Path, stick: Option<&Path>) -> Vm {
+        let console = dir.join(format!("console-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()));
+        let (sip, api) = (free_port(), free_port());
+        let mut cmd = Command::new("qemu-system-x86_64");
+        cmd.args(["-machine", "q35", "-accel", "tcg", "-m", "1024", "-smp", "2", "-display", "none", "-monitor", "none"])
+            .arg("-serial")
+            .arg(format!("file:{}", console.display()))
+            .args(["-drive", &format!("if=pflash,format=raw,readonly=on,file={OVMF_CODE}")])
+            .args(["-drive", &format!("if=pflash,format=raw,file={}", dir.join("vars.fd").display())])
+            .args(["-drive", &format!("if=virtio,format=raw,file={}", dir.join("disk.img").display())])
+            .args(["-netdev", &format!("user,id=n0,hostfwd=udp:127.0.0.1:{sip}-:5060,hostfwd=tcp:127.0.0.1:{api}-:443")])
+            .args(["-device", "virtio-net-pci,netdev=n0", "-device", "i6300esb"]);
+        if let Some(stick) = stick {
+            cmd.args(["-drive", &format!("if=virtio,format=raw,file={}", stick.display())]);
+        }
+        let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().unwrap();
+        Vm { child, console, sip: ([127, 0, 0, 1], sip).into(), api, started: Instant::now() }
+    }
+
+    fn log(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.console) {
+            let mut bytes = Vec::new();
+            f.read_to_end(&mut bytes).unwrap();
+            text = String::from_utf8_lossy(&bytes).into_owned();
+        }
+        text
+    }
+
+    /// Waits until the console shows `needle` for the `nth` time (1-based); returns the time.
+    fn wait_for(&self, needle: &str, nth: usize) -> Duration {
+        let deadline = Instant::now() + BOOT_TIMEOUT;
+        loop {
+            if self.log().matches(needle).count() >= nth {
+                return self.started.elapsed();
+            }
+            assert!(Instant::now() < deadline, "no {needle:?} (#{nth}) on the console; it ends with:\n{}", tail(&self.log()));
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    fn count(&self, needle: &str) -> usize {
+        self.log().matches(needle).count()
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// A FAT disk labelled OUTPOST-UPD holding `bundle` as /outpost.bundle.
+fn stick(dir: &Path, bundle: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    let kb = std::fs::metadata(bundle).unwrap().len() / 1024 + 16 * 1024;
+    let _ = std::fs::remove_file(&path);
+    assert!(Command::new("mkfs.vfat").args(["-C", "-n", "OUTPOST-UPD"]).arg(&path).arg(kb.to_string()).stdout(Stdio::null()).status().unwrap().success());
+    assert!(Command::new("mcopy").arg("-i").arg(&path).arg(bundle).arg("::outpost.bundle").status().unwrap().success());
+    path
+}
+
+/// Writes the factory-reset flag into the disk's ESP (what the reset button does on a box).
+fn set_reset_flag(disk: &Path, dir: &Path) {
+    let out = Command::new("sfdisk").arg("--json").arg(disk).output().unwrap();
+    let table: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let parts = table["partitiontable"]["partitions"].as_array().unwrap();
+    let esp = parts.iter().find(|p| p["name"] == "esp").unwrap();
+    let offset = esp["start"].as_u64().unwrap() * 512;
+    let flag = dir.join("factory-reset");
+    std::fs::write(&flag, b"").unwrap();
+    let image = format!("{}@@{offset}", disk.display());
+    assert!(Command::new("mcopy").args(["-o", "-i", &image]).arg(&flag).arg("::outpost/factory-reset").status().unwrap().success());
+}
+
+fn curl_health(api: u16) -> String {
+    let out = Command::new("curl")
+        .args(["-sk", "--max-time", "10", &format!("https://127.0.0.1:{api}/api/v1/health")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn image_boots_updates_rolls_back_and_resets() {
+    if let Some(why) = missing() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("disk.img");
+    // A 3 GB "disk": the image, then free space where the box makes its data partition.
+    assert!(Command::new("cp").arg("--sparse=always").arg(artifact("outpost-1.0.0-x86_64.img")).arg(&disk).status().unwrap().success());
+    assert!(Command::new("truncate").args(["-s", "3G"]).arg(&disk).status().unwrap().success());
+    std::fs::copy(OVMF_VARS, dir.path().join("vars.fd")).unwrap();
+
+    // 1. First boot: ready line, SIP OPTIONS, the API, a new admin password.
+    let vm = Vm::boot(dir.path(), None);
+    let ready = vm.wait_for("Outpost is ready", 1);
+    eprintln!("first boot to SIP-ready: {:.1} s", ready.as_secs_f64());
+    let code = appliance::update::health::sip_options(vm.sip, Duration::from_secs(5)).unwrap();
+    assert_eq!(code, 200, "SIP OPTIONS through the forwarded port");
+    let health = curl_health(vm.api);
+    assert!(health.contains("\"status\":\"ok\""), "API health: {health}");
+    assert_eq!(vm.count("Admin login"), 1, "a new box prints its one-time password");
+    drop(vm);
+
+    // Second boot without changes: the data partition kept the store (no new password).
+    let vm = Vm::boot(dir.path(), None);
+    let ready = vm.wait_for("Outpost is ready", 1);
+    eprintln!("later boot to SIP-ready: {:.1} s", ready.as_secs_f64());
+    assert_eq!(vm.count("Admin login"), 0, "data survived the reboot");
+    drop(vm);
+
+    // 2. Update to 1.0.1 from a stick: installs on B, reboots, B is marked good.
+    let good = stick(dir.path(), &artifact("outpost-1.0.1-x86_64.bundle"), "stick-good.img");
+    let vm = Vm::boot(dir.path(), Some(&good));
+    vm.wait_for("installed; rebooting into the new slot", 1);
+    vm.wait_for("slot b marked good", 1);
+    vm.wait_for("Outpost is ready", 2);
+    assert_eq!(code_of(&vm), 200);
+    drop(vm);
+
+    // 3. A broken 1.0.2 (the daemon exits at start): installs on A, fails its health check,
+    // is marked bad, and B comes back by itself.
+    let broken = stick(dir.path(), &artifact("outpost-1.0.2-x86_64.bundle"), "stick-broken.img");
+    let vm = Vm::boot(dir.path(), Some(&broken));
+    vm.wait_for("installed; rebooting into the new slot", 1);
+    vm.wait_for("marked bad, rebooting into slot b", 1);
+    vm.wait_for("Outpost is ready", 2);
+    vm.wait_for("nothing to do", 1);
+    assert_eq!(code_of(&vm), 200, "back on slot b");
+    drop(vm);
+
+    // 4. A tampered bundle is refused; B keeps running.
+    let tampered = dir.path().join("tampered.bundle");
+    let mut bytes = std::fs::read(artifact("outpost-1.0.1-x86_64.bundle")).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0xff;
+    std::fs::write(&tampered, bytes).unwrap();
+    let bad = stick(dir.path(), &tampered, "stick-tampered.img");
+    let vm = Vm::boot(dir.path(), Some(&bad));
+    vm.wait_for("Outpost is ready", 1);
+    vm.wait_for("outpost-usb-update", 1);
+    vm.wait_for("the bundle was refused", 1);
+    assert!(vm.log().contains("does not match the manifest"), "{}", tail(&vm.log()));
+    drop(vm);
+
+    // 5. Factory reset: the flag on the ESP wipes the data partition on the next boot.
+    set_reset_flag(&disk, dir.path());
+    let vm = Vm::boot(dir.path(), None);
+    vm.wait_for("factory reset: wiping the data partition", 1);
+    vm.wait_for("Outpost is ready", 1);
+    assert_eq!(vm.count("Admin login"), 1, "a wiped box starts over with a new password");
+}
+
+fn code_of(vm: &Vm) -> u16 {
+    appliance::update::health::sip_options(vm.sip, Duration::from_secs(5)).unwrap_or(0)
+}
