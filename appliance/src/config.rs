@@ -183,6 +183,13 @@ pub struct Config {
     pub notes: Vec<String>,
 }
 
+impl Config {
+    /// The name this box gives its backups: its cloud id, else `outpost`.
+    pub fn box_name(&self) -> String {
+        self.cloud.as_ref().map_or_else(|| "outpost".to_owned(), |c| c.box_id.as_str().to_owned())
+    }
+}
+
 /// The process's privileges, which decide the default ports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Privilege {

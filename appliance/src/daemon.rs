@@ -99,10 +99,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     state.media = Some(bridge);
     state.dhcp = Some(dhcp);
     state.provisioning = Some(prov.clone());
-    let backups = crate::backup::local::Local {
-        data_dir: config.data_dir.clone(),
-        box_id: config.cloud.as_ref().map_or_else(|| "outpost".to_owned(), |c| c.box_id.as_str().to_owned()),
-    };
+    let backups = crate::backup::local::Local { data_dir: config.data_dir.clone(), box_id: config.box_name() };
     state.backups = Some(backups.clone());
     tokio::spawn(crate::backup::local::schedule(store.clone(), backups, cancel.clone()));
     let router = api::router_with(state, provisioning_routes(&config, &prov)?);

@@ -215,11 +215,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The id backups are named with: the box's cloud id, else `outpost`.
-fn box_id(config: &Config) -> String {
-    config.cloud.as_ref().map_or_else(|| "outpost".to_owned(), |c| c.box_id.as_str().to_owned())
-}
-
 fn backup_command(config: &Config, action: BackupAction) -> anyhow::Result<ExitCode> {
     use appliance::backup::{self, file, local, restore, BackupKey};
     let key_for = |key: Option<PathBuf>| -> anyhow::Result<BackupKey> {
@@ -231,10 +226,10 @@ fn backup_command(config: &Config, action: BackupAction) -> anyhow::Result<ExitC
             let store = daemon::open_store(&config.data_dir)?;
             let now = appliance::store::unix_now();
             let (path, manifest) = match output {
-                None => local::take(&store, &config.data_dir, &box_id(config), now)?,
+                None => local::take(&store, &config.data_dir, &config.box_name(), now)?,
                 Some(path) => {
                     let key = BackupKey::load_or_create(&backup::key_path(&config.data_dir))?;
-                    let sealed = backup::create(&store, &config.data_dir, &key, &box_id(config), now)?;
+                    let sealed = backup::create(&store, &config.data_dir, &key, &config.box_name(), now)?;
                     file::write(&path, &sealed)?;
                     (path, sealed.manifest)
                 }

@@ -17,7 +17,8 @@ pub async fn registrations(State(app): State<AppState>, _: Admin) -> Result<Json
     Ok(Json(app.store.call(move |s| s.bindings(now)).await?))
 }
 
-fn sip(app: &AppState) -> Result<&std::sync::Arc<crate::sip::Shared>, ApiError> {
+/// The SIP service, or 404 when it does not run (shared by the trunk handlers).
+pub(super) fn sip(app: &AppState) -> Result<&std::sync::Arc<crate::sip::Shared>, ApiError> {
     app.sip.as_ref().ok_or(ApiError::NotFound("the SIP service is not running".into()))
 }
 

@@ -6,13 +6,10 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Admin;
+use super::sip::sip;
 use super::{ApiError, AppState};
 use crate::store::trunk_events::TrunkEventRow;
 use crate::trunk::{ModeStatus, TrunkStatus};
-
-fn sip(app: &AppState) -> Result<&std::sync::Arc<crate::sip::Shared>, ApiError> {
-    app.sip.as_ref().ok_or(ApiError::NotFound("the SIP service is not running".into()))
-}
 
 #[derive(Serialize)]
 pub struct TrunkRow {

@@ -237,9 +237,10 @@ fn validate_tenant(tenant: &mut Tenant, at: &str, macs: &mut HashSet<String>, e:
             e.push(format!("{f}.health.hold_down"), "must be at most 3600 seconds");
         }
     }
-    if let Some(ext) = tenant.extensions.iter().position(|x| x.caller_id.as_deref().is_some_and(|c| !is_dialstring(c)))
-    {
-        e.push(format!("{at}.extensions[{ext}].caller_id"), "must be digits, optionally with a leading +");
+    for (i, x) in tenant.extensions.iter().enumerate() {
+        if x.caller_id.as_deref().is_some_and(|c| !is_dialstring(c)) {
+            e.push(format!("{at}.extensions[{i}].caller_id"), "must be digits, optionally with a leading +");
+        }
     }
 
     for (i, route) in tenant.inbound_routes.iter().enumerate() {
