@@ -10,13 +10,15 @@
 //! - `status`: `Status` (retained, last will) and `StatusBoard` (the highest boot wins).
 //! - `telemetry`, `command`: `Telemetry`; `Command`/`CommandResult` (idempotent by id).
 //! - `backup`: the manifest of an encrypted, chunked backup and how its chunks are sealed.
-//!
-//! Not built yet: backups, claim, the fleet service (`outpost-fleet`).
+//! - `claim`: the HTTP exchange that claims a box into a tenant (or as a dead box's replacement).
+//! - `password`: password hashes and random secrets, one scheme for both sides.
 
 pub mod backup;
+pub mod claim;
 pub mod codec;
 pub mod command;
 pub mod config;
+pub mod password;
 pub mod status;
 pub mod telemetry;
 pub mod topic;

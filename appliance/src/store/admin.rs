@@ -3,18 +3,15 @@
 //! Passwords are kept as PBKDF2-HMAC-SHA256 hashes; session tokens only as their SHA-256, so a
 //! copy of the database lets nobody log in.
 
-use std::num::NonZeroU32;
-
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use base64::Engine;
-use ring::{digest, pbkdf2};
+use ring::digest;
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::secrets::{random_bytes, random_password};
 use super::{audit, unix_now, Store, StoreError};
 
-const PBKDF2_ITERATIONS: u32 = 100_000;
 /// How long an API session lasts without logging in again.
 pub const SESSION_SECONDS: i64 = 12 * 3600;
 
@@ -32,36 +29,15 @@ pub struct Session {
     pub must_change_password: bool,
 }
 
-/// Hashes a password as `pbkdf2-sha256$<iterations>$<salt>$<hash>` (base64 without padding).
+/// Hashes a password (the scheme is `cloud_sync::password`, shared with the fleet service).
 pub fn hash_password(password: &str) -> Result<String, StoreError> {
-    let salt: [u8; 16] = random_bytes()?;
-    let mut out = [0u8; 32];
-    let iterations = NonZeroU32::new(PBKDF2_ITERATIONS).unwrap_or(NonZeroU32::MIN);
-    pbkdf2::derive(pbkdf2::PBKDF2_HMAC_SHA256, iterations, &salt, password.as_bytes(), &mut out);
-    Ok(format!("pbkdf2-sha256${PBKDF2_ITERATIONS}${}${}", B64.encode(salt), B64.encode(out)))
+    cloud_sync::password::hash_password(password).map_err(|_| StoreError::Secret(super::secrets::SecretError::Random))
 }
 
-/// Checks a password against a stored hash, in constant time.
-pub fn verify_password(password: &str, stored: &str) -> bool {
-    let mut parts = stored.split('$');
-    let (Some("pbkdf2-sha256"), Some(iter), Some(salt), Some(hash), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return false;
-    };
-    let (Some(iter), Ok(salt), Ok(hash)) =
-        (iter.parse().ok().and_then(NonZeroU32::new), B64.decode(salt), B64.decode(hash))
-    else {
-        return false;
-    };
-    pbkdf2::verify(pbkdf2::PBKDF2_HMAC_SHA256, iter, &salt, password.as_bytes(), &hash).is_ok()
-}
+pub use cloud_sync::password::verify_password;
 
-/// A hash of a password nobody has: verifying against it costs the same as a real check, so a
-/// login for an unknown user takes as long as one with a wrong password.
 fn decoy_hash() -> &'static str {
-    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| hash_password("decoy").unwrap_or_default())
+    cloud_sync::password::decoy_hash()
 }
 
 fn parse_role(role: &str) -> Role {

@@ -9,7 +9,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
-use ring::rand::{SecureRandom, SystemRandom};
 
 /// Binds ciphertexts to their purpose, so a blob cannot be replayed as something else.
 const AAD: &[u8] = b"outpost-secret-v1";
@@ -96,21 +95,10 @@ impl SecretBox {
 }
 
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], SecretError> {
-    let mut buf = [0u8; N];
-    SystemRandom::new().fill(&mut buf).map_err(|_| SecretError::Random)?;
-    Ok(buf)
+    cloud_sync::password::random_bytes().map_err(|_| SecretError::Random)
 }
 
 /// A random password of `len` characters from an alphabet without look-alikes (no 0/O, 1/l).
 pub fn random_password(len: usize) -> Result<String, SecretError> {
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut out = String::with_capacity(len);
-    while out.len() < len {
-        let [b] = random_bytes::<1>()?;
-        // Rejection sampling keeps every character equally likely.
-        if usize::from(b) < 256 - 256 % ALPHABET.len() {
-            out.push(char::from(ALPHABET[usize::from(b) % ALPHABET.len()]));
-        }
-    }
-    Ok(out)
+    cloud_sync::password::random_password(len).map_err(|_| SecretError::Random)
 }

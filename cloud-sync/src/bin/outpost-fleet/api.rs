@@ -16,6 +16,10 @@ use crate::store::FleetStore;
 pub struct App {
     pub store: FleetStore,
     pub link: Link,
+    /// The broker URL handed to boxes when they are claimed.
+    pub public_mqtt: String,
+    /// Bad claim codes of the last minute (`claim`).
+    pub claims: crate::claim::Guard,
 }
 
 type Answer = (StatusCode, Json<Value>);
@@ -28,6 +32,8 @@ pub fn router(app: App) -> Router {
     Router::new()
         .route("/api/v1/boxes/:id", get(box_state))
         .route("/api/v1/boxes/:id/config", post(push_config).get(history))
+        .merge(crate::claim::operator_routes())
+        .merge(crate::claim::box_routes())
         .with_state(app)
 }
 
@@ -44,7 +50,7 @@ async fn push_config(State(app): State<App>, Path(id): Path<String>, Json(push):
         Ok(id) => id,
         Err(e) => return fail(StatusCode::BAD_REQUEST, e),
     };
-    let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let at = crate::store::now() as u64;
     let make = |revision| Desired::new(revision, push.base_revision, push.document, &push.author, at);
     let desired = match app.store.add_desired(id.as_str(), make) {
         Ok(d) => d,

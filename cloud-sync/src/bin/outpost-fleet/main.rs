@@ -12,7 +12,9 @@
 //! workspace's rustls 0.23.
 
 mod api;
+mod claim;
 mod mqtt;
+mod replace;
 mod store;
 
 use std::net::SocketAddr;
@@ -63,7 +65,7 @@ fn main() -> anyhow::Result<()> {
         let link = mqtt::start(&host, port, username, password, store.clone()).await;
         let listener = tokio::net::TcpListener::bind(api).await.with_context(|| format!("cannot listen on {api}"))?;
         println!("outpost-fleet API on http://{}", listener.local_addr()?);
-        let app = api::router(api::App { store, link });
+        let app = api::router(api::App { store, link, public_mqtt: broker.clone(), claims: claim::Guard::default() });
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use cloud_sync::{decode, encode, BoxId, Desired, Reported, Status, Topic};
+use cloud_sync::{decode, encode, BoxId, Desired, Reported, Status, Telemetry, Topic};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
-use crate::store::FleetStore;
+use crate::store::{now, FleetStore};
 
 pub fn parse_broker(url: &str) -> anyhow::Result<(String, u16)> {
     let rest = url
@@ -26,10 +26,6 @@ impl Link {
     pub async fn publish_desired(&self, id: &BoxId, desired: &Desired) -> Result<(), rumqttc::ClientError> {
         self.client.publish(id.topic(&Topic::Desired), QoS::AtLeastOnce, true, encode(desired)).await
     }
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// Connects (in a background task that reconnects forever) and returns the publishing side once
@@ -61,7 +57,7 @@ pub async fn start(
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     backoff = Duration::from_millis(500);
                     tracing::info!("connected to the broker");
-                    for filter in ["outpost/v1/+/config/reported", "outpost/v1/+/status"] {
+                    for filter in ["outpost/v1/+/config/reported", "outpost/v1/+/status", "outpost/v1/+/telemetry"] {
                         // try_: the request queue is being drained by this very loop.
                         if let Err(e) = client.try_subscribe(filter, QoS::AtLeastOnce) {
                             tracing::warn!(error = %e, "cannot subscribe");
@@ -101,7 +97,7 @@ async fn on_message(store: &FleetStore, link: &Link, topic: &str, payload: &[u8]
         },
         Topic::Reported => match decode::<Reported>(payload) {
             Ok(r) => {
-                let stored = store.set_reported(id.as_str(), &r, now()).map_err(|e| e.to_string());
+                let stored = store.set_reported(id.as_str(), &r, now() as u64).map_err(|e| e.to_string());
                 if r.want_full {
                     if let Ok(Some(d)) = store.latest_desired(id.as_str()) {
                         if let Err(e) = link.publish_desired(&id, &d).await {
@@ -111,6 +107,10 @@ async fn on_message(store: &FleetStore, link: &Link, topic: &str, payload: &[u8]
                 }
                 stored
             }
+            Err(e) => Err(e.to_string()),
+        },
+        Topic::Telemetry => match decode::<Telemetry>(payload) {
+            Ok(t) => store.set_telemetry(id.as_str(), &t, now()).map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         },
         _ => Ok(()),

@@ -1,48 +1,11 @@
-//! The fleet's SQLite store. One connection behind a mutex: the fleet service's writes are a
-//! few per box and minute. Migrations are numbered by `PRAGMA user_version`.
+//! Desired documents with their history, the last report, status and telemetry of each box.
 
-use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
-
-use cloud_sync::{Desired, Reported, Status};
+use cloud_sync::{Desired, Reported, Status, Telemetry};
 use rusqlite::{params, OptionalExtension};
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database: {0}")]
-    Db(#[from] rusqlite::Error),
-    #[error("stored document: {0}")]
-    Json(#[from] serde_json::Error),
-    #[error("the store's lock was poisoned by a panic")]
-    Poisoned,
-}
-
-const MIGRATIONS: &[&str] = &["CREATE TABLE desired (
-        box_id TEXT NOT NULL, revision INTEGER NOT NULL, body TEXT NOT NULL,
-        author TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (box_id, revision));
-     CREATE TABLE reported (box_id TEXT PRIMARY KEY, body TEXT NOT NULL, at INTEGER NOT NULL);
-     CREATE TABLE status (box_id TEXT PRIMARY KEY, boot_seq INTEGER NOT NULL, body TEXT NOT NULL);"];
-
-#[derive(Clone)]
-pub struct FleetStore {
-    conn: Arc<Mutex<rusqlite::Connection>>,
-}
+use super::{FleetStore, StoreError};
 
 impl FleetStore {
-    pub fn open(path: &Path) -> Result<FleetStore, StoreError> {
-        let conn = rusqlite::Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            conn.execute_batch(&format!("BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;", i + 1))?;
-        }
-        Ok(FleetStore { conn: Arc::new(Mutex::new(conn)) })
-    }
-
-    fn conn(&self) -> Result<MutexGuard<'_, rusqlite::Connection>, StoreError> {
-        self.conn.lock().map_err(|_| StoreError::Poisoned)
-    }
-
     /// Records a new desired document for `box_id` under the next revision, in one transaction.
     pub fn add_desired(&self, box_id: &str, make: impl FnOnce(u64) -> Desired) -> Result<Desired, StoreError> {
         let mut conn = self.conn()?;
@@ -113,9 +76,19 @@ impl FleetStore {
             "box_id": box_id,
             "status": self.body("SELECT body FROM status WHERE box_id = ?1", box_id)?,
             "reported": self.body("SELECT body FROM reported WHERE box_id = ?1", box_id)?,
+            "telemetry": self.body("SELECT body FROM telemetry WHERE box_id = ?1", box_id)?,
             "desired": self.latest_desired(box_id)?.map(|d| serde_json::json!({
                 "revision": d.revision, "base_revision": d.base_revision, "author": d.author, "at": d.at})),
         }))
+    }
+
+    pub fn set_telemetry(&self, box_id: &str, telemetry: &Telemetry, at: i64) -> Result<(), StoreError> {
+        self.conn()?.execute(
+            "INSERT INTO telemetry (box_id, body, at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (box_id) DO UPDATE SET body = excluded.body, at = excluded.at",
+            params![box_id, serde_json::to_string(telemetry)?, at],
+        )?;
+        Ok(())
     }
 }
 
