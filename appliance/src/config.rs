@@ -274,6 +274,15 @@ impl ConfigFile {
                 reason: format!("`{log_level}` is not a log filter"),
             });
         }
+        let cloud = match crate::sync::CloudSettings::from_file(self.cloud)
+            .map_err(|(field, reason)| ConfigError::Invalid { field, reason })?
+        {
+            Some(cloud) => Some(cloud),
+            // No [cloud] table: the box's claim, if it was claimed.
+            None => crate::sync::claim::load(&data_dir)
+                .and_then(|c| c.map(|c| c.settings()).transpose())
+                .map_err(|e| ConfigError::Invalid { field: "cloud (claim)", reason: e.to_string() })?,
+        };
         Ok(Config {
             data_dir,
             log_format: self.log.format.unwrap_or(LogFormat::Human),
@@ -286,8 +295,7 @@ impl ConfigFile {
             tftp: listen("tftp.listen", self.tftp.listen, tftp_port)?,
             provision: provision_settings(self.provision)?,
             shutdown_timeout,
-            cloud: crate::sync::CloudSettings::from_file(self.cloud)
-                .map_err(|(field, reason)| ConfigError::Invalid { field, reason })?,
+            cloud,
             notes,
         })
     }

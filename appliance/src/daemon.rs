@@ -94,7 +94,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     let prov = start_provisioning(&mut supervisor, &config, &store, &metrics, api_addr, lan.map(|(ip, _)| ip)).await?;
     let dhcp = start_dhcp(&mut supervisor, &config, &store, &metrics, lan, &prov.endpoint).await?;
-    let mut state = AppState::new(store.clone(), metrics);
+    let mut state = AppState::new(store.clone(), metrics.clone());
     state.sip = Some(sip.clone());
     state.media = Some(bridge);
     state.dhcp = Some(dhcp);
@@ -115,7 +115,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         async move { web::serve(listener??, tls_config, router, token).await }
     });
 
-    spawn_cloud_sync(&mut supervisor, &config, &store, &sip, &cancel)?;
+    spawn_cloud_sync(&mut supervisor, &config, &store, &metrics, &sip, &cancel)?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "outpost running");
     match supervisor.run(config.shutdown_timeout).await {
         Stopped::Clean => {
@@ -136,11 +136,12 @@ fn spawn_cloud_sync(
     supervisor: &mut Supervisor,
     config: &Config,
     store: &Store,
+    metrics: &Metrics,
     sip: &Arc<sip::Shared>,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     let Some(settings) = config.cloud.clone() else { return Ok(()) };
-    let agent = crate::sync::Agent::new(settings, store.clone(), config.data_dir.clone())?;
+    let agent = crate::sync::Agent::new(settings, store.clone(), config.data_dir.clone(), metrics.clone())?;
     tokio::spawn(sip::trunks::follow_cloud_link(sip.clone(), agent.link(), cancel.clone()));
     supervisor.spawn("cloud-sync", Policy::Restart { max_backoff: Duration::from_secs(60) }, move |token| {
         crate::sync::run(agent.clone(), token)

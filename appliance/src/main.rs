@@ -65,6 +65,13 @@ enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// Claim this box into a fleet tenant, show the claim, restore a backup from the fleet.
+    Cloud {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        action: CloudAction,
+    },
     /// Signed A/B updates: install a bundle on the other slot, mark the running slot good.
     Update {
         #[command(flatten)]
@@ -152,6 +159,30 @@ enum BackupAction {
 }
 
 #[derive(Subcommand)]
+enum CloudAction {
+    /// Claim this box with a one-time code from the fleet (run while the box is stopped). A
+    /// code made for the replacement of a dead box also restores that box's latest backup.
+    Claim {
+        /// The fleet service, https://host[:port].
+        #[arg(long)]
+        fleet: String,
+        /// PEM file of the CAs that sign the fleet's (and its broker's) certificate.
+        #[arg(long)]
+        ca: Option<PathBuf>,
+        /// The code, as the fleet showed it (case and dashes do not matter).
+        code: String,
+    },
+    /// Show whether and how this box is claimed.
+    Status,
+    /// Fetch one of this box's backups from the fleet (an id, or `latest`) and stage it; it
+    /// replaces the box's data at the next start.
+    Restore {
+        #[arg(default_value = "latest")]
+        backup: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum AdminAction {
     /// Give an admin a new random one-time password and end their sessions.
     ResetPassword {
@@ -199,6 +230,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup { common, action } => {
             let config = load_config(&common)?;
             backup_command(&config, action)
+        }
+        Command::Cloud { common, action } => {
+            let config = load_config(&common)?;
+            init_logs(&config, common.log_json);
+            cloud_command(&config, action)
         }
         Command::Update { common, action } => {
             let config = load_config(&common)?;
@@ -350,6 +386,42 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))?;
     f.write_all(text.as_bytes())?;
     Ok(())
+}
+
+fn cloud_command(config: &Config, action: CloudAction) -> anyhow::Result<ExitCode> {
+    use appliance::sync::claim;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    match action {
+        CloudAction::Claim { fleet, ca, code } => {
+            let done = runtime.block_on(claim::claim(&config.data_dir, &fleet, &code, ca.as_deref()))?;
+            let c = &done.claim;
+            println!("Claimed into tenant {} as box {} (broker {}).", c.tenant, c.box_id, c.broker);
+            match (&c.replaces, done.restored) {
+                (Some(old), Some((id, revision))) => println!(
+                    "This box replaces {old}: its backup {id} (site revision {revision}) is checked and staged; \
+                     start the box (`outpost run`) and it carries on as {old}."
+                ),
+                (Some(old), None) => println!("This box replaces {old}, which has no backup in the fleet."),
+                (None, _) => println!("Start the box (`outpost run`): it connects to the fleet."),
+            }
+        }
+        CloudAction::Status => match claim::load(&config.data_dir)? {
+            Some(c) => println!(
+                "Claimed into tenant {} as box {} (fleet {}, broker {}).",
+                c.tenant, c.box_id, c.fleet, c.broker
+            ),
+            None if config.cloud.is_some() => println!("Cloud sync is set in the config file's [cloud] table."),
+            None => println!("Not claimed: `outpost cloud claim --fleet https://… CODE` with a code from the fleet."),
+        },
+        CloudAction::Restore { backup } => {
+            let Some(c) = claim::load(&config.data_dir)? else {
+                anyhow::bail!("this box is not claimed: there is no fleet to restore from");
+            };
+            let (id, revision) = runtime.block_on(claim::restore(&config.data_dir, &c, &backup))?;
+            println!("Backup {id} (site revision {revision}) checked and staged: it replaces this box's data when the box starts next.");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn load_config(common: &Common) -> anyhow::Result<Config> {

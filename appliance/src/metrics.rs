@@ -56,6 +56,24 @@ impl Metrics {
         self.lock().values.insert(key, value);
     }
 
+    /// The sum of a metric over all its labels; `None` when nothing ever set or described it
+    /// (its service does not run on this box).
+    pub fn total(&self, name: &str) -> Option<f64> {
+        let inner = self.lock();
+        let mut values = inner.values.iter().filter(|((n, _), _)| *n == name).map(|(_, v)| *v).peekable();
+        values.peek()?;
+        Some(values.sum())
+    }
+
+    /// The values of a metric by the value of one of its labels (unlabelled samples left out).
+    pub fn by_label(&self, name: &str, label: &str) -> Vec<(String, f64)> {
+        let inner = self.lock();
+        let labelled = inner.values.iter().filter(|((n, _), _)| *n == name);
+        labelled
+            .filter_map(|((_, labels), v)| labels.iter().find(|(k, _)| *k == label).map(|(_, l)| (l.clone(), *v)))
+            .collect()
+    }
+
     pub fn render(&self) -> String {
         let inner = self.lock();
         let mut out = String::new();

@@ -8,6 +8,8 @@
 //! backups. The data key travels in the manifest, itself sealed under the box's backup key
 //! (random nonce, additional data = the backup id).
 
+pub mod file;
+
 use serde::{Deserialize, Serialize};
 
 use crate::SCHEMA;
@@ -97,16 +99,34 @@ mod tests {
         let m = Manifest::new("b1-10".into(), "b1".into(), 10, 3, "0.1.0");
         let back: Manifest = crate::decode(&crate::encode(&m)).unwrap();
         assert_eq!(back, m);
+        assert_eq!(part::parse_chunk(&part::chunk("b1-10", 7)), Some(("b1-10", 7)));
+        assert_eq!(part::parse_down_chunk(&part::down_chunk("b1-10", 3)), Some(("b1-10", 3)));
+        assert_eq!(part::parse_down_chunk(part::DOWN_MANIFEST), None);
     }
 }
 
 /// Topics of a backup transfer, under `outpost/v1/<box>/backup/` (see docs/sync-protocol.md):
 /// `manifest` and `chunk/<backup id>/<index>` (box → cloud), `ack` (cloud → box), `key`
-/// (box → cloud: the backup key, escrowed).
+/// (box → cloud: the backup key, escrowed); for a restore `fetch` (box → cloud), then
+/// `down/manifest` and `down/<backup id>/<index>` (cloud → box).
 pub mod part {
     pub const MANIFEST: &str = "manifest";
     pub const ACK: &str = "ack";
     pub const KEY: &str = "key";
+    pub const FETCH: &str = "fetch";
+    pub const DOWN_MANIFEST: &str = "down/manifest";
+    pub const DOWN_ERROR: &str = "down/error";
+
+    pub fn down_chunk(id: &str, index: usize) -> String {
+        format!("down/{id}/{index}")
+    }
+
+    /// `down/<id>/<index>` read back (`down/manifest` is not a chunk).
+    pub fn parse_down_chunk(part: &str) -> Option<(&str, usize)> {
+        let rest = part.strip_prefix("down/")?;
+        let (id, index) = rest.rsplit_once('/')?;
+        Some((id, index.parse().ok()?))
+    }
 
     pub fn chunk(id: &str, index: usize) -> String {
         format!("chunk/{id}/{index}")
@@ -118,6 +138,16 @@ pub mod part {
         let (id, index) = rest.rsplit_once('/')?;
         Some((id, index.parse().ok()?))
     }
+}
+
+/// A box asking for one of its backups (`backup/fetch`): `id` is a backup id or `latest`
+/// (the newest complete one). The fleet answers with `down/manifest` then every
+/// `down/<id>/<index>`, or with an [`Ack`] carrying `error` on `down/error`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fetch {
+    pub schema: u32,
+    pub id: String,
 }
 
 /// Chunks the box sends ahead of the last acknowledgement.

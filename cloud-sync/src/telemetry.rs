@@ -15,7 +15,7 @@ pub struct Telemetry {
     pub boot_seq: u64,
     /// The site config revision.
     pub revision: u64,
-    /// Not measured yet by the agent: left out until it is.
+    /// Figures of services that do not run on this box are left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registrations: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -24,6 +24,9 @@ pub struct Telemetry {
     pub survivable: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dhcp_leases: Option<u64>,
+    /// Each trunk by name: up or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trunks: Option<std::collections::BTreeMap<String, bool>>,
 }
 
 impl Telemetry {
@@ -39,6 +42,7 @@ impl Telemetry {
             active_calls: None,
             survivable: None,
             dhcp_leases: None,
+            trunks: None,
         }
     }
 }

@@ -22,9 +22,14 @@ pub const DB: &str = "outpost.db";
 const MAX_FILE: u64 = 512 * 1024 * 1024;
 
 /// Files of the data directory that are not copied: the live database (the snapshot stands
-/// for it), restore leftovers, and the box's own backups.
+/// for it), restore leftovers, the box's own backups, and its cloud claim (a restore must
+/// never bring back a replaced box's revoked broker credentials).
 fn skipped(name: &str) -> bool {
-    name.starts_with("outpost.db") || name.starts_with("restore.") || name.ends_with(".tmp") || name == "backups"
+    name.starts_with("outpost.db")
+        || name.starts_with("restore.")
+        || name.ends_with(".tmp")
+        || name == "backups"
+        || name == crate::sync::claim::FILE
 }
 
 /// Whether a name from an archive may be written into a data directory: a plain file name.

@@ -36,12 +36,26 @@ pub enum Incoming {
 
 /// MQTT options: client id = box id, a kept session, and the offline last will of this boot.
 pub fn options(settings: &CloudSettings, will: &Status) -> Result<MqttOptions, SyncError> {
-    let mut o = MqttOptions::new(settings.box_id.as_str(), settings.host.clone(), settings.port);
-    o.set_keep_alive(settings.keepalive);
+    let mut o = base_options(settings, settings.box_id.as_str())?;
     o.set_clean_session(false);
-    o.set_max_packet_size(4 * 1024 * 1024, 4 * 1024 * 1024);
     let status = settings.box_id.topic(&Topic::Status);
     o.set_last_will(LastWill::new(status, encode(will), QoS::AtLeastOnce, true));
+    Ok(o)
+}
+
+/// A second connection of this box for fetching a backup (`<box id>.fetch`: a `.` is never in a box id): same credentials
+/// (the broker's ACLs go by username), a clean session and no last will, so it never speaks
+/// for the box's status.
+pub fn fetch_options(settings: &CloudSettings) -> Result<MqttOptions, SyncError> {
+    let mut o = base_options(settings, &format!("{}.fetch", settings.box_id))?;
+    o.set_clean_session(true);
+    Ok(o)
+}
+
+fn base_options(settings: &CloudSettings, client_id: &str) -> Result<MqttOptions, SyncError> {
+    let mut o = MqttOptions::new(client_id, settings.host.clone(), settings.port);
+    o.set_keep_alive(settings.keepalive);
+    o.set_max_packet_size(4 * 1024 * 1024, 4 * 1024 * 1024);
     match (&settings.username, &settings.password) {
         (Some(u), p) => {
             o.set_credentials(u.clone(), p.clone().unwrap_or_default());
@@ -59,8 +73,13 @@ pub fn options(settings: &CloudSettings, will: &Status) -> Result<MqttOptions, S
 
 /// rustls with the ring provider and the CAs of `ca_file`.
 fn tls_config(settings: &CloudSettings) -> Result<Arc<rustls::ClientConfig>, SyncError> {
-    let tls = |e: &dyn std::fmt::Display| SyncError::Tls(format!("{}: {e}", settings.ca_file.display()));
-    let pem = std::fs::read(&settings.ca_file).map_err(|e| tls(&e))?;
+    client_tls(&settings.ca_file)
+}
+
+/// A TLS client that trusts the CAs of `ca_file`: the broker link and the claim's HTTPS.
+pub(super) fn client_tls(ca_file: &std::path::Path) -> Result<Arc<rustls::ClientConfig>, SyncError> {
+    let tls = |e: &dyn std::fmt::Display| SyncError::Tls(format!("{}: {e}", ca_file.display()));
+    let pem = std::fs::read(ca_file).map_err(|e| tls(&e))?;
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
         roots.add(cert.map_err(|e| tls(&e))?).map_err(|e| tls(&e))?;

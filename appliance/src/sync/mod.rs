@@ -10,15 +10,20 @@
 //! - `state`: what the agent keeps across restarts (boot sequence, last report) in a small file.
 //! - `apply`: a desired document → `Store::apply_site` → the report (applied, rejected, conflict).
 //! - `link`: the MQTT connection: options, last will, the event-loop task with backoff.
-//! - `agent`: the loop that ties them together.
+//! - `backup`: backup upload progress (pure) and the download for a restore (`fetch_backup`).
+//! - `agent`: the loop that ties them together (config, backups, commands).
 
 mod agent;
 mod apply;
+pub mod backup;
+pub mod claim;
 mod link;
 pub mod settings;
 mod state;
+mod telemetry;
 
 pub use agent::{run, Agent};
+pub use backup::fetch_backup;
 pub use settings::CloudSettings;
 
 /// Why the agent stopped (the supervisor restarts it).
@@ -32,4 +37,6 @@ pub enum SyncError {
     Client(#[from] rumqttc::ClientError),
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("backup transfer: {0}")]
+    Backup(String),
 }

@@ -6,6 +6,9 @@ use std::time::Duration;
 use cloud_sync::BoxId;
 use serde::Deserialize;
 
+/// The system's CA bundle (Debian's), the default trust for the broker and the fleet.
+pub const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
+
 /// The file layer: every field optional, unknown fields refused.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,7 +80,7 @@ impl CloudSettings {
             box_id,
             username: f.username,
             password: f.password,
-            ca_file: f.ca_file.unwrap_or_else(|| PathBuf::from("/etc/ssl/certs/ca-certificates.crt")),
+            ca_file: f.ca_file.unwrap_or_else(|| PathBuf::from(SYSTEM_ROOTS)),
             keepalive,
         }))
     }

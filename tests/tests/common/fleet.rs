@@ -1,5 +1,6 @@
 //! `outpost-fleet` as the end-to-end tests run it: a real process with its own data directory,
-//! its REST API called with curl, killed on drop.
+//! its REST API called with curl (logged in as `admin` once, then with the bearer token),
+//! killed on drop.
 
 use std::time::Duration;
 
@@ -7,11 +8,17 @@ use serde_json::Value;
 
 use super::mosquitto::{Mosquitto, FLEET};
 
+/// The dashboard password of `admin` that `Fleet::start` gives the fleet
+/// (`$OUTPOST_FLEET_ADMIN_PASSWORD`).
+pub const ADMIN_PASSWORD: &str = "fleet-admin-password";
+
 /// `outpost-fleet run` against the same broker, killed on drop.
 pub struct Fleet {
     pub child: std::process::Child,
     pub api: String,
     pub data: tempfile::TempDir,
+    /// The API bearer token, from the first `call`.
+    token: std::sync::OnceLock<String>,
 }
 
 impl Fleet {
@@ -22,6 +29,7 @@ impl Fleet {
             .args(["run", "--broker", &broker.url(), "--username", FLEET.0, "--api", "127.0.0.1:0", "--data"])
             .arg(data.path())
             .env("OUTPOST_FLEET_PASSWORD", FLEET.1)
+            .env("OUTPOST_FLEET_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
@@ -30,12 +38,27 @@ impl Fleet {
         let mut line = String::new();
         std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let api = line.trim().strip_prefix("outpost-fleet API on ").expect("the API line").to_owned();
-        Fleet { child, api, data }
+        Fleet { child, api, data, token: std::sync::OnceLock::new() }
     }
 
+    /// Calls the REST API as `admin` (logged in on the first call).
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let token = self.token.get_or_init(|| {
+            let login = serde_json::json!({"name": "admin", "password": ADMIN_PASSWORD});
+            let (code, answer) = self.call_with(None, "POST", "/api/v1/login", Some(&login));
+            assert_eq!(code, 200, "API login: {answer}");
+            answer["token"].as_str().expect("a token").to_owned()
+        });
+        self.call_with(Some(token), method, path, body)
+    }
+
+    /// Calls the REST API with `token` as the bearer, or without one.
+    pub fn call_with(&self, token: Option<&str>, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
         let mut cmd = std::process::Command::new("curl");
         cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, &format!("{}{path}", self.api)]);
+        if let Some(token) = token {
+            cmd.args(["-H", &format!("authorization: Bearer {token}")]);
+        }
         if let Some(body) = body {
             cmd.args(["-H", "content-type: application/json", "--data-binary", &body.to_string()]);
         }
@@ -65,3 +88,70 @@ impl Drop for Fleet {
     }
 }
 
+/// The fleet with its embedded broker (no `--broker`): its gateway on a free loopback port.
+impl Fleet {
+    /// Starts `outpost-fleet run` on `data` with the embedded broker and `extra` arguments
+    /// (e.g. `--mqtt-tls`); returns it and the gateway's URL (`mqtt://…` or `mqtts://…`).
+    pub fn start_embedded(data: tempfile::TempDir, extra: &[&str]) -> (Fleet, String) {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(super::bin("outpost-fleet"))
+            .args(["run", "--mqtt-listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--data"])
+            .arg(data.path())
+            .args(extra)
+            .env("OUTPOST_FLEET_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().expect("the API line").unwrap();
+        let api = first.trim().strip_prefix("outpost-fleet API on ").expect("the API line").to_owned();
+        let mqtt = loop {
+            let line = lines.next().expect("the MQTT line").unwrap();
+            if let Some(url) = line.trim().strip_prefix("outpost-fleet MQTT on ") {
+                break url.to_owned();
+            }
+        };
+        // Keep reading, so that the fleet never writes into a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        (Fleet { child, api, data, token: std::sync::OnceLock::new() }, mqtt)
+    }
+
+    /// `outpost-fleet box add` on this fleet's data directory.
+    pub fn add_box(data: &std::path::Path, id: &str, password: &str) {
+        let out = std::process::Command::new(super::bin("outpost-fleet"))
+            .args(["box", "add", id, "--tenant", "t1", "--data"])
+            .arg(data)
+            .env("OUTPOST_BOX_PASSWORD", password)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "box add: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// Several fleet instances on one external broker.
+impl Fleet {
+    /// `outpost-fleet run --broker … --instance NAME` on the data directory `data` (shared by
+    /// the instances: one SQLite file, WAL).
+    pub fn start_instance(broker: &Mosquitto, name: &str, data: &std::path::Path) -> Fleet {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(super::bin("outpost-fleet"))
+            .args(["run", "--broker", &broker.url(), "--username", FLEET.0, "--instance", name])
+            .args(["--api", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .env("OUTPOST_FLEET_PASSWORD", FLEET.1)
+            .env("OUTPOST_FLEET_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().expect("the API line").unwrap();
+        let api = first.trim().strip_prefix("outpost-fleet API on ").expect("the API line").to_owned();
+        std::thread::spawn(move || lines.for_each(drop));
+        // The data directory belongs to the caller; this TempDir is only a placeholder.
+        Fleet { child, api, data: tempfile::tempdir().unwrap(), token: std::sync::OnceLock::new() }
+    }
+}

@@ -167,3 +167,35 @@ impl Drop for Sub {
         let _ = self.child.wait();
     }
 }
+
+impl Mosquitto {
+    /// Kills the broker and starts it again on the same port with the same config: a broker
+    /// restart (without persistence: sessions and queued messages are gone).
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let conf = self._dir.path().join("mosquitto.conf");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            self.child = Command::new("mosquitto")
+                .arg("-c")
+                .arg(&conf)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("mosquitto");
+            let up = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < up {
+                if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            // The port may still be held a moment by the old process: try again.
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            assert!(Instant::now() < deadline, "mosquitto did not listen again on {}", self.port);
+        }
+    }
+}

@@ -7,15 +7,19 @@
 //! - `mqtt`: the broker connection: reports and statuses in, desired documents out.
 //! - `api`: the REST API (axum) to push a config and read a box's state.
 //!
-//! This session supports an external broker only (`--broker`). The embedded broker
-//! (`rumqttd`) is not built: rumqttd 0.20 uses tokio-rustls 0.25 (rustls 0.22), not the
-//! workspace's rustls 0.23.
+//! - `broker`: the embedded broker (rumqttd on loopback) and the gateway boxes connect to
+//!   (per-box ACL, TLS); without `--broker` it is what the fleet runs.
 
 mod api;
+mod backups;
+mod broker;
 mod claim;
+mod commands;
+mod escrow;
 mod mqtt;
 mod replace;
 mod store;
+mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,9 +38,34 @@ struct Cli {
 enum Cmd {
     /// Runs the fleet service.
     Run {
-        /// The MQTT broker, mqtt://host:port (an embedded broker is not built yet).
+        /// An external MQTT broker, mqtt://host:port or mqtts://host[:port]. Without it the
+        /// fleet runs its embedded broker behind the gateway on `--mqtt-listen`.
         #[arg(long)]
-        broker: String,
+        broker: Option<String>,
+        /// PEM file of the CAs of an mqtts:// broker (default: the system's).
+        #[arg(long)]
+        broker_ca: Option<PathBuf>,
+        /// Name of this instance, when several share one external broker: client id
+        /// `outpost-fleet-<NAME>`, shared subscriptions (each report handled by one instance).
+        #[arg(long, value_parser = parse_instance)]
+        instance: Option<String>,
+        /// Where the embedded broker's gateway takes box connections. TLS unless on loopback
+        /// (plain MQTT is refused on any other address).
+        #[arg(long, default_value = "0.0.0.0:8883")]
+        mqtt_listen: SocketAddr,
+        /// TLS on a loopback `--mqtt-listen` too.
+        #[arg(long)]
+        mqtt_tls: bool,
+        /// The gateway's certificate (PEM). Without it and the key, a self-signed one is made
+        /// into `<data>/mqtt-cert.pem` on first start.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The gateway's private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// More names (DNS or IP) for the self-signed certificate: those boxes dial.
+        #[arg(long)]
+        tls_name: Vec<String>,
         /// Broker username of the fleet service (the ACL lets it use every box's topics); the
         /// password comes from $OUTPOST_FLEET_PASSWORD, never the command line.
         #[arg(long)]
@@ -48,25 +77,169 @@ enum Cmd {
         #[arg(long, default_value = "/var/lib/outpost-fleet")]
         data: PathBuf,
     },
+    /// Boxes known to the embedded broker (claimed boxes are added by the claim).
+    #[command(subcommand)]
+    Box(BoxCmd),
+}
+
+#[derive(Subcommand)]
+enum BoxCmd {
+    /// Adds (or re-keys) a hand-configured box; its broker password comes from
+    /// $OUTPOST_BOX_PASSWORD, never the command line.
+    Add {
+        box_id: String,
+        #[arg(long)]
+        tenant: String,
+        /// Data directory (the SQLite store).
+        #[arg(long, default_value = "/var/lib/outpost-fleet")]
+        data: PathBuf,
+    },
+}
+
+fn parse_instance(s: &str) -> Result<String, String> {
+    let ok = (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err("use 1-32 of a-z A-Z 0-9 - _".into())
+    }
+}
+
+/// `outpost-fleet box add`.
+fn box_add(box_id: &str, tenant: &str, data: &std::path::Path) -> anyhow::Result<()> {
+    let id = cloud_sync::BoxId::new(box_id)?;
+    let password = std::env::var("OUTPOST_BOX_PASSWORD")
+        .ok()
+        .filter(|p| p.len() >= 8)
+        .context("set $OUTPOST_BOX_PASSWORD to the box's broker password (8 characters or more)")?;
+    std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
+    let store = store::FleetStore::open(&data.join("fleet.db"))?;
+    store.add_box(id.as_str(), tenant, &password, store::now())?;
+    println!("box {id} added to tenant {tenant}");
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,rumqttd=warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
-    let Cmd::Run { broker, username, api, data } = Cli::parse().command;
+    let (broker, broker_ca, instance, mqtt_listen, mqtt_tls, tls_cert, tls_key, tls_name, username, api, data) =
+        match Cli::parse().command {
+            Cmd::Box(BoxCmd::Add { box_id, tenant, data }) => return box_add(&box_id, &tenant, &data),
+            Cmd::Run {
+                broker,
+                broker_ca,
+                instance,
+                mqtt_listen,
+                mqtt_tls,
+                tls_cert,
+                tls_key,
+                tls_name,
+                username,
+                api,
+                data,
+            } => (broker, broker_ca, instance, mqtt_listen, mqtt_tls, tls_cert, tls_key, tls_name, username, api, data),
+        };
     let password = std::env::var("OUTPOST_FLEET_PASSWORD").ok();
     std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
     let store = store::FleetStore::open(&data.join("fleet.db"))?;
-    let (host, port) = mqtt::parse_broker(&broker)?;
+    // Made before the API listens, shown after its line (tests read that line first).
+    let admin_password = web::session::first_admin(&store, std::env::var("OUTPOST_FLEET_ADMIN_PASSWORD").ok())?;
+    // The embedded broker (no --broker) or the external one.
+    let (connect, embedded) = match &broker {
+        Some(url) => {
+            let (host, port, tls) = mqtt::parse_broker(url)?;
+            let tls = if tls { Some(mqtt::client_tls(broker_ca.as_deref())?) } else { None };
+            let client_id =
+                instance.as_ref().map_or_else(|| "outpost-fleet".to_owned(), |i| format!("outpost-fleet-{i}"));
+            (mqtt::Connect { host, port, client_id, username, password, tls, shared: instance.is_some() }, None)
+        }
+        None => {
+            anyhow::ensure!(
+                instance.is_none(),
+                "--instance needs an external --broker (the embedded one is one instance)"
+            );
+            let tls_on = mqtt_tls || tls_cert.is_some() || !mqtt_listen.ip().is_loopback();
+            let acceptor = if tls_on {
+                let (cert, key) = match (tls_cert, tls_key) {
+                    (Some(c), Some(k)) => (c, k),
+                    _ => broker::self_signed(&data, mqtt_listen.ip(), &tls_name)?,
+                };
+                Some(broker::tls_acceptor(&cert, &key)?)
+            } else {
+                None
+            };
+            let internal = broker::start()?;
+            let connect = mqtt::Connect {
+                host: internal.addr.ip().to_string(),
+                port: internal.addr.port(),
+                client_id: broker::FLEET_CLIENT.to_owned(),
+                username: Some(broker::FLEET_CLIENT.to_owned()),
+                password: Some(internal.secret.to_string()),
+                tls: None,
+                shared: false,
+            };
+            (connect, Some((internal, acceptor)))
+        }
+    };
+    // The fleet's own key, under which escrowed backup keys are sealed (made on first start).
+    let fleet_key = escrow::FleetKey::load_or_create(&data)?;
+    let backups = backups::Backups { data: data.clone(), key: fleet_key };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let link = mqtt::start(&host, port, username, password, store.clone()).await;
+        let link = mqtt::start(connect, store.clone(), backups.clone()).await;
+        let gateway = match embedded {
+            Some((internal, tls)) => {
+                let listener = tokio::net::TcpListener::bind(mqtt_listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {mqtt_listen}"))?;
+                let scheme = if tls.is_some() { "mqtts" } else { "mqtt" };
+                let url = format!("{scheme}://{}", listener.local_addr()?);
+                let gw = broker::gateway::Gateway {
+                    listener,
+                    tls,
+                    upstream: internal.addr,
+                    secret: internal.secret,
+                    store: store.clone(),
+                };
+                Some((url, gw))
+            }
+            None => None,
+        };
+        // What boxes are told to dial (claims): the gateway, or the external broker.
+        let broker = match (&gateway, &broker) {
+            (Some((url, _)), _) => url.clone(),
+            (None, Some(b)) => b.clone(),
+            (None, None) => String::new(),
+        };
         let listener = tokio::net::TcpListener::bind(api).await.with_context(|| format!("cannot listen on {api}"))?;
         println!("outpost-fleet API on http://{}", listener.local_addr()?);
-        let app = api::router(api::App { store, link, public_mqtt: broker.clone(), claims: claim::Guard::default() });
-        axum::serve(listener, app)
+        if let Some((url, gw)) = gateway {
+            println!("outpost-fleet MQTT on {url}");
+            tokio::spawn(gw.serve());
+        }
+        if let Some(pw) = &admin_password {
+            use std::io::Write;
+            // Whoever started the service may have stopped reading stdout: never fail on it.
+            let _ = writeln!(
+                std::io::stdout(),
+                "outpost-fleet dashboard: log in as `{}` with password {pw} (shown once)",
+                web::session::FIRST_USER
+            );
+        }
+        let app = api::router(api::App {
+            store,
+            link,
+            backups,
+            public_mqtt: broker.clone(),
+            claims: claim::Guard::default(),
+            auth: web::Auth::default(),
+        });
+        // The peer address feeds the login rate limit.
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
             })

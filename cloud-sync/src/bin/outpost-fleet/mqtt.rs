@@ -9,12 +9,21 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
 use crate::store::{now, FleetStore};
 
-pub fn parse_broker(url: &str) -> anyhow::Result<(String, u16)> {
-    let rest = url
-        .strip_prefix("mqtt://")
-        .ok_or_else(|| anyhow::anyhow!("broker `{url}`: only mqtt://host:port is supported yet"))?;
-    let (host, port) = rest.rsplit_once(':').ok_or_else(|| anyhow::anyhow!("broker `{url}`: no port"))?;
-    Ok((host.to_owned(), port.parse().map_err(|_| anyhow::anyhow!("broker `{url}`: bad port"))?))
+/// `mqtt://host:port` or `mqtts://host[:port]` (default 8883) into (host, port, tls).
+pub fn parse_broker(url: &str) -> anyhow::Result<(String, u16, bool)> {
+    let (tls, rest) = match (url.strip_prefix("mqtts://"), url.strip_prefix("mqtt://")) {
+        (Some(rest), _) => (true, rest),
+        (None, Some(rest)) => (false, rest),
+        _ => anyhow::bail!("broker `{url}`: use mqtt://host:port or mqtts://host[:port]"),
+    };
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse().map_err(|_| anyhow::anyhow!("broker `{url}`: bad port"))?),
+        None if tls => (rest, 8883),
+        None => anyhow::bail!("broker `{url}`: no port"),
+    };
+    anyhow::ensure!(!host.is_empty(), "broker `{url}`: no host");
+    Ok((host.trim_start_matches('[').trim_end_matches(']').to_owned(), port, tls))
 }
 
 #[derive(Clone)]
@@ -26,24 +35,73 @@ impl Link {
     pub async fn publish_desired(&self, id: &BoxId, desired: &Desired) -> Result<(), rumqttc::ClientError> {
         self.client.publish(id.topic(&Topic::Desired), QoS::AtLeastOnce, true, encode(desired)).await
     }
+
+    /// Publishes at QoS 1 (backup acks and downloads, commands).
+    pub async fn publish(&self, topic: String, retain: bool, payload: Vec<u8>) -> Result<(), rumqttc::ClientError> {
+        self.client.publish(topic, QoS::AtLeastOnce, retain, payload).await
+    }
+}
+
+/// How the fleet reaches its broker.
+pub struct Connect {
+    pub host: String,
+    pub port: u16,
+    /// `outpost-fleet`, `outpost-fleet-<instance>`, or the embedded broker's internal client.
+    pub client_id: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// `mqtts://`: rustls (ring) with the CAs of `--broker-ca`.
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// One of several instances (`--instance`): subscriptions are shared.
+    pub shared: bool,
+}
+
+/// The shared-subscription group of all fleet instances: the broker hands each message of a
+/// `$share/outpost-fleet/…` filter to one member only.
+pub const SHARE_GROUP: &str = "outpost-fleet";
+
+/// `filter`, as a shared subscription when several instances share the load.
+pub fn shared_filter(shared: bool, filter: &str) -> String {
+    if shared {
+        format!("$share/{SHARE_GROUP}/{filter}")
+    } else {
+        filter.to_owned()
+    }
+}
+
+/// A client TLS config trusting the CAs of `ca_file` (PEM), or the system's.
+pub fn client_tls(ca_file: Option<&std::path::Path>) -> anyhow::Result<std::sync::Arc<rustls::ClientConfig>> {
+    let path = ca_file.unwrap_or(std::path::Path::new("/etc/ssl/certs/ca-certificates.crt"));
+    let pem = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        let cert = cert.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        roots.add(cert).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
+    let config =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    Ok(std::sync::Arc::new(config))
 }
 
 /// Connects (in a background task that reconnects forever) and returns the publishing side once
 /// the subscriptions are acknowledged (or after 10 s without a broker), so that what boxes
 /// report after the fleet service has started is not missed.
-pub async fn start(
-    host: &str,
-    port: u16,
-    username: Option<String>,
-    password: Option<String>,
-    store: FleetStore,
-) -> Link {
-    let mut o = MqttOptions::new("outpost-fleet", host, port);
+pub async fn start(to: Connect, store: FleetStore, backups: crate::backups::Backups) -> Link {
+    let Connect { host, port, client_id, username, password, tls, shared } = to;
+    let mut o = MqttOptions::new(client_id, host, port);
     o.set_keep_alive(Duration::from_secs(30));
-    o.set_clean_session(false);
+    // One of several instances: a kept session would hold its share of the reports while it
+    // is down (the broker keeps assigning messages to it); a clean one leaves them to the others.
+    o.set_clean_session(shared);
     o.set_max_packet_size(4 * 1024 * 1024, 4 * 1024 * 1024);
     if let Some(u) = username {
         o.set_credentials(u, password.unwrap_or_default());
+    }
+    if let Some(tls) = tls {
+        o.set_transport(rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(tls)));
     }
     let (client, mut events) = AsyncClient::new(o, 256);
     let link = Link { client: client.clone() };
@@ -57,9 +115,18 @@ pub async fn start(
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     backoff = Duration::from_millis(500);
                     tracing::info!("connected to the broker");
-                    for filter in ["outpost/v1/+/config/reported", "outpost/v1/+/status", "outpost/v1/+/telemetry"] {
+                    for filter in [
+                        "outpost/v1/+/config/reported",
+                        "outpost/v1/+/status",
+                        "outpost/v1/+/telemetry",
+                        "outpost/v1/+/cmd/+/result",
+                        "outpost/v1/+/backup/manifest",
+                        "outpost/v1/+/backup/chunk/#",
+                        "outpost/v1/+/backup/key",
+                        "outpost/v1/+/backup/fetch",
+                    ] {
                         // try_: the request queue is being drained by this very loop.
-                        if let Err(e) = client.try_subscribe(filter, QoS::AtLeastOnce) {
+                        if let Err(e) = client.try_subscribe(shared_filter(shared, filter), QoS::AtLeastOnce) {
                             tracing::warn!(error = %e, "cannot subscribe");
                         }
                     }
@@ -70,8 +137,8 @@ pub async fn start(
                     }
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let (store, publisher) = (store.clone(), publisher.clone());
-                    tokio::spawn(async move { on_message(&store, &publisher, &p.topic, &p.payload).await });
+                    let (store, publisher, backups) = (store.clone(), publisher.clone(), backups.clone());
+                    tokio::spawn(async move { on_message(&store, &publisher, &backups, &p.topic, &p.payload).await });
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -88,7 +155,7 @@ pub async fn start(
     link
 }
 
-async fn on_message(store: &FleetStore, link: &Link, topic: &str, payload: &[u8]) {
+async fn on_message(store: &FleetStore, link: &Link, backups: &crate::backups::Backups, topic: &str, payload: &[u8]) {
     let Ok((id, kind)) = Topic::parse(topic) else { return };
     let result = match kind {
         Topic::Status if !payload.is_empty() => match decode::<Status>(payload) {
@@ -113,6 +180,10 @@ async fn on_message(store: &FleetStore, link: &Link, topic: &str, payload: &[u8]
             Ok(t) => store.set_telemetry(id.as_str(), &t, now()).map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         },
+        Topic::CommandResult(_) => crate::commands::on_result(store, &id, payload),
+        Topic::Backup(part) => {
+            crate::backups::on_message(store, link, backups, &id, &part, payload).await.map_err(|e| e.to_string())
+        }
         _ => Ok(()),
     };
     if let Err(e) = result {

@@ -5,7 +5,8 @@
 use crate::api::App;
 
 /// (backup key as hex, newest complete backup id) of `old`.
-pub fn recover(_app: &App, _old: &str) -> Result<(Option<String>, Option<String>), crate::store::StoreError> {
-    // Filled in once the escrow and the backup store exist (escrow.rs, store/backups.rs).
-    Ok((None, None))
+pub fn recover(app: &App, old: &str) -> Result<(Option<String>, Option<String>), crate::escrow::EscrowError> {
+    let key = crate::escrow::recover(&app.store, &app.backups.key, old)?.map(hex::encode);
+    let latest = app.store.latest_complete_backup(old)?;
+    Ok((key, latest))
 }

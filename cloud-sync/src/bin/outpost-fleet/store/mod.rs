@@ -6,8 +6,11 @@
 //! (claims, box credentials, escrowed backup keys), `backups` (manifests and progress),
 //! `users` (dashboard logins), `views` (what the dashboard reads).
 
+pub mod backups;
 pub mod boxes;
+pub mod commands;
 mod config;
+mod keys;
 mod users;
 pub mod views;
 
