@@ -34,49 +34,57 @@ struct Cli {
     command: Cmd,
 }
 
+#[derive(clap::Args)]
+struct RunArgs {
+    /// An external MQTT broker, mqtt://host:port or mqtts://host[:port]. Without it the
+    /// fleet runs its embedded broker behind the gateway on `--mqtt-listen`.
+    #[arg(long)]
+    broker: Option<String>,
+    /// PEM file of the CAs of an mqtts:// broker (default: the system's).
+    #[arg(long)]
+    broker_ca: Option<PathBuf>,
+    /// Name of this instance, when several share one external broker: client id
+    /// `outpost-fleet-<NAME>`, shared subscriptions (each report handled by one instance).
+    #[arg(long, value_parser = parse_instance)]
+    instance: Option<String>,
+    /// Where the embedded broker's gateway takes box connections. TLS unless on loopback
+    /// (plain MQTT is refused on any other address).
+    #[arg(long, default_value = "0.0.0.0:8883")]
+    mqtt_listen: SocketAddr,
+    /// TLS on a loopback `--mqtt-listen` too.
+    #[arg(long)]
+    mqtt_tls: bool,
+    /// The gateway's certificate (PEM). Without it and the key, a self-signed one is made
+    /// into `<data>/mqtt-cert.pem` on first start.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The gateway's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// More names (DNS or IP) for the self-signed certificate: those boxes dial.
+    #[arg(long)]
+    tls_name: Vec<String>,
+    /// The broker URL handed to claimed boxes (default: the gateway's address, or `--broker`):
+    /// set it when boxes dial a name, not the listen address.
+    #[arg(long)]
+    public_mqtt: Option<String>,
+    /// Broker username of the fleet service (the ACL lets it use every box's topics); the
+    /// password comes from $OUTPOST_FLEET_PASSWORD, never the command line.
+    #[arg(long)]
+    username: Option<String>,
+    /// Where the REST API and the dashboard listen (plain HTTP: keep it on loopback, or put a
+    /// TLS proxy in front).
+    #[arg(long, default_value = "127.0.0.1:8088")]
+    api: SocketAddr,
+    /// Data directory (the SQLite store).
+    #[arg(long, default_value = "/var/lib/outpost-fleet")]
+    data: PathBuf,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Runs the fleet service.
-    Run {
-        /// An external MQTT broker, mqtt://host:port or mqtts://host[:port]. Without it the
-        /// fleet runs its embedded broker behind the gateway on `--mqtt-listen`.
-        #[arg(long)]
-        broker: Option<String>,
-        /// PEM file of the CAs of an mqtts:// broker (default: the system's).
-        #[arg(long)]
-        broker_ca: Option<PathBuf>,
-        /// Name of this instance, when several share one external broker: client id
-        /// `outpost-fleet-<NAME>`, shared subscriptions (each report handled by one instance).
-        #[arg(long, value_parser = parse_instance)]
-        instance: Option<String>,
-        /// Where the embedded broker's gateway takes box connections. TLS unless on loopback
-        /// (plain MQTT is refused on any other address).
-        #[arg(long, default_value = "0.0.0.0:8883")]
-        mqtt_listen: SocketAddr,
-        /// TLS on a loopback `--mqtt-listen` too.
-        #[arg(long)]
-        mqtt_tls: bool,
-        /// The gateway's certificate (PEM). Without it and the key, a self-signed one is made
-        /// into `<data>/mqtt-cert.pem` on first start.
-        #[arg(long, requires = "tls_key")]
-        tls_cert: Option<PathBuf>,
-        /// The gateway's private key (PEM).
-        #[arg(long, requires = "tls_cert")]
-        tls_key: Option<PathBuf>,
-        /// More names (DNS or IP) for the self-signed certificate: those boxes dial.
-        #[arg(long)]
-        tls_name: Vec<String>,
-        /// Broker username of the fleet service (the ACL lets it use every box's topics); the
-        /// password comes from $OUTPOST_FLEET_PASSWORD, never the command line.
-        #[arg(long)]
-        username: Option<String>,
-        /// Where the REST API listens. It has no login yet: keep it on loopback.
-        #[arg(long, default_value = "127.0.0.1:8088")]
-        api: SocketAddr,
-        /// Data directory (the SQLite store).
-        #[arg(long, default_value = "/var/lib/outpost-fleet")]
-        data: PathBuf,
-    },
+    Run(Box<RunArgs>),
     /// Boxes known to the embedded broker (claimed boxes are added by the claim).
     #[command(subcommand)]
     Box(BoxCmd),
@@ -126,23 +134,24 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let (broker, broker_ca, instance, mqtt_listen, mqtt_tls, tls_cert, tls_key, tls_name, username, api, data) =
-        match Cli::parse().command {
-            Cmd::Box(BoxCmd::Add { box_id, tenant, data }) => return box_add(&box_id, &tenant, &data),
-            Cmd::Run {
-                broker,
-                broker_ca,
-                instance,
-                mqtt_listen,
-                mqtt_tls,
-                tls_cert,
-                tls_key,
-                tls_name,
-                username,
-                api,
-                data,
-            } => (broker, broker_ca, instance, mqtt_listen, mqtt_tls, tls_cert, tls_key, tls_name, username, api, data),
-        };
+    let run = match Cli::parse().command {
+        Cmd::Box(BoxCmd::Add { box_id, tenant, data }) => return box_add(&box_id, &tenant, &data),
+        Cmd::Run(run) => *run,
+    };
+    let RunArgs {
+        broker,
+        broker_ca,
+        instance,
+        mqtt_listen,
+        mqtt_tls,
+        tls_cert,
+        tls_key,
+        tls_name,
+        public_mqtt,
+        username,
+        api,
+        data,
+    } = run;
     let password = std::env::var("OUTPOST_FLEET_PASSWORD").ok();
     std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
     let store = store::FleetStore::open(&data.join("fleet.db"))?;
@@ -210,10 +219,11 @@ fn main() -> anyhow::Result<()> {
             None => None,
         };
         // What boxes are told to dial (claims): the gateway, or the external broker.
-        let broker = match (&gateway, &broker) {
-            (Some((url, _)), _) => url.clone(),
-            (None, Some(b)) => b.clone(),
-            (None, None) => String::new(),
+        let broker = match (&public_mqtt, &gateway, &broker) {
+            (Some(url), _, _) => url.clone(),
+            (None, Some((url, _)), _) => url.clone(),
+            (None, None, Some(b)) => b.clone(),
+            (None, None, None) => String::new(),
         };
         let listener = tokio::net::TcpListener::bind(api).await.with_context(|| format!("cannot listen on {api}"))?;
         println!("outpost-fleet API on http://{}", listener.local_addr()?);
