@@ -115,7 +115,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         async move { web::serve(listener??, tls_config, router, token).await }
     });
 
-    spawn_cloud_sync(&mut supervisor, &config, &store, &metrics, &sip, &cancel)?;
+    spawn_cloud_sync(&mut supervisor, &config, &store, &metrics, &prov, &sip, &cancel)?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "outpost running");
     match supervisor.run(config.shutdown_timeout).await {
         Stopped::Clean => {
@@ -137,11 +137,13 @@ fn spawn_cloud_sync(
     config: &Config,
     store: &Store,
     metrics: &Metrics,
+    provisioner: &Arc<Provisioner>,
     sip: &Arc<sip::Shared>,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     let Some(settings) = config.cloud.clone() else { return Ok(()) };
-    let agent = crate::sync::Agent::new(settings, store.clone(), config.data_dir.clone(), metrics.clone())?;
+    let data_dir = config.data_dir.clone();
+    let agent = crate::sync::Agent::new(settings, store.clone(), data_dir, metrics.clone(), provisioner.clone())?;
     tokio::spawn(sip::trunks::follow_cloud_link(sip.clone(), agent.link(), cancel.clone()));
     supervisor.spawn("cloud-sync", Policy::Restart { max_backoff: Duration::from_secs(60) }, move |token| {
         crate::sync::run(agent.clone(), token)

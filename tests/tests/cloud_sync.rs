@@ -259,3 +259,60 @@ fn losing_the_cloud_link_puts_the_site_in_survivable_mode() {
     let (_, metrics) = outpost.curl("GET", "/metrics", None, None);
     assert!(metrics.contains("outpost_survivable 1"), "{metrics}");
 }
+
+#[test]
+fn a_reprovision_command_sends_check_sync_to_the_phone() {
+    let broker = Mosquitto::start(&[("b1", "pw-b1")]);
+    let mut sub = broker.subscribe_ready("outpost/v1/b1");
+    let site = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/site.toml");
+    let options = Options { sip: true, sip_config: "digest_algorithms = [\"MD5\"]\n".into(), site: Some(site.into()) };
+    let extra = Extra { cloud_config: broker.cloud_config("b1", "pw-b1"), ..Extra::default() };
+    let outpost = Outpost::start_extra(tempfile::tempdir().unwrap(), &options, &extra);
+    wait_connected(&mut sub);
+    // The phone of 80:5e:c0:11:22:33 (extension 101 in the example site) registers.
+    let phone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let account = tools::sim::sip::Account {
+        user: "101".into(),
+        domain: "acme.pbx.local".into(),
+        password: "correct-horse-101".into(),
+        server: format!("127.0.0.1:{}", outpost.sip_port).parse().unwrap(),
+    };
+    let ua = "Yealink SIP-T54W 96.86.0.100 80:5e:c0:11:22:33";
+    let status = tools::sim::sip::register(&phone, &account, 600, ua).unwrap();
+    assert!(status.contains("200"), "{status}");
+
+    // The cloud asks, with the MAC spelled its own way; the phone hears check-sync and says 200.
+    let cmd = json!({"schema": 1, "id": "c-9", "kind": {"type": "reprovision", "mac": "805EC0112233"}});
+    broker.publish(FLEET, "outpost/v1/b1/cmd/c-9", &cmd.to_string(), false);
+    phone.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let mut buf = [0u8; 4096];
+    let (notify, from) = loop {
+        assert!(std::time::Instant::now() < deadline, "no check-sync NOTIFY arrived");
+        let Ok((n, from)) = phone.recv_from(&mut buf) else { continue };
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        if text.starts_with("NOTIFY ") {
+            break (text, from);
+        }
+    };
+    assert!(notify.to_ascii_lowercase().contains("event: check-sync"), "{notify}");
+    let mut ok = String::from("SIP/2.0 200 OK\r\n");
+    for line in notify.lines() {
+        let lower = line.to_ascii_lowercase();
+        if ["via:", "from:", "to:", "call-id:", "cseq:"].iter().any(|h| lower.starts_with(h)) {
+            ok.push_str(line.trim_end());
+            ok.push_str("\r\n");
+        }
+    }
+    ok.push_str("Content-Length: 0\r\n\r\n");
+    phone.send_to(ok.as_bytes(), from).unwrap();
+    let result = sub.wait_for("the command's result", |t, _| is(t, "/cmd/c-9/result"));
+    assert_eq!(result["outcome"], json!({"result": "done"}), "{result}");
+
+    // A phone that is not registered: the command fails with the reason.
+    let cmd = json!({"schema": 1, "id": "c-10", "kind": {"type": "reprovision", "mac": "00:15:65:00:00:01"}});
+    broker.publish(FLEET, "outpost/v1/b1/cmd/c-10", &cmd.to_string(), false);
+    let result = sub.wait_for("the second result", |t, _| is(t, "/cmd/c-10/result"));
+    assert_eq!(result["outcome"]["result"], "failed", "{result}");
+    assert!(result["outcome"]["reason"].as_str().unwrap().contains("no phone"), "{result}");
+}

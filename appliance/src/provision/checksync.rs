@@ -64,30 +64,72 @@ pub fn to_notify(old: &SiteDoc, new: &SiteDoc, endpoint: &Endpoint, bindings: &[
         }
         let mut lines = lines_of(new, endpoint, mac);
         lines.extend(lines_of(old, endpoint, mac));
-        for b in bindings {
-            let Some((_, _, domain)) = lines.iter().find(|(t, x, _)| *t == b.tenant && *x == b.aor) else {
-                continue;
-            };
-            let (_, _, ua_mac) = identify::parse_user_agent(&b.user_agent);
-            if ua_mac.is_some_and(|m| m != mac) {
-                continue;
-            }
-            let Some(target) = b.source.strip_prefix("udp:").and_then(|a| a.parse::<SocketAddr>().ok()) else {
-                continue;
-            };
-            if sent.insert((target, b.contact.clone())) {
-                out.push(Notify {
-                    mac: mac.to_owned(),
-                    tenant: b.tenant.clone(),
-                    extension: b.aor.clone(),
-                    domain: domain.clone(),
-                    contact: b.contact.clone(),
-                    target,
-                });
-            }
-        }
+        notifies_of(mac, &lines, bindings, &mut sent, &mut out);
     }
     out
+}
+
+/// The NOTIFYs that reach the registered contacts of `mac`'s lines: a reprovision asked for by
+/// hand (the cloud's `reprovision` command), whether or not its file changed.
+pub fn for_device(doc: &SiteDoc, endpoint: &Endpoint, bindings: &[Binding], mac: &str) -> Vec<Notify> {
+    let mut out = Vec::new();
+    notifies_of(mac, &lines_of(doc, endpoint, mac), bindings, &mut HashSet::new(), &mut out);
+    out
+}
+
+/// Adds to `out` a NOTIFY for each UDP binding of one of `lines` whose User-Agent names no
+/// other MAC, once per (target, contact) in `sent`.
+fn notifies_of(
+    mac: &str,
+    lines: &[(String, String, String)],
+    bindings: &[Binding],
+    sent: &mut HashSet<(SocketAddr, String)>,
+    out: &mut Vec<Notify>,
+) {
+    for b in bindings {
+        let Some((_, _, domain)) = lines.iter().find(|(t, x, _)| *t == b.tenant && *x == b.aor) else {
+            continue;
+        };
+        let (_, _, ua_mac) = identify::parse_user_agent(&b.user_agent);
+        if ua_mac.is_some_and(|m| m != mac) {
+            continue;
+        }
+        let Some(target) = b.source.strip_prefix("udp:").and_then(|a| a.parse::<SocketAddr>().ok()) else {
+            continue;
+        };
+        if sent.insert((target, b.contact.clone())) {
+            out.push(Notify {
+                mac: mac.to_owned(),
+                tenant: b.tenant.clone(),
+                extension: b.aor.clone(),
+                domain: domain.clone(),
+                contact: b.contact.clone(),
+                target,
+            });
+        }
+    }
+}
+
+/// Sends check-sync to the phone `mac` now: how many of its registrations answered 2xx.
+pub async fn reprovision(prov: &Provisioner, mac: &str) -> Result<usize, String> {
+    let doc = prov.doc().await.map_err(|e| e.to_string())?;
+    let now = crate::store::unix_now();
+    let bindings = prov.store.call(move |s| s.bindings(now)).await.map_err(|e| e.to_string())?;
+    let notifies = for_device(&doc, &prov.endpoint, &bindings, mac);
+    if notifies.is_empty() {
+        return Err(format!("no phone {mac} is registered over UDP with a line of this site"));
+    }
+    let mut answered = 0;
+    for n in &notifies {
+        match send(n, &prov.endpoint.box_host).await {
+            Ok(Some(code)) if (200..300).contains(&code) => answered += 1,
+            Ok(other) => {
+                tracing::info!(mac = %n.mac, target = %n.target, answer = ?other, "reprovision NOTIFY not accepted")
+            }
+            Err(e) => tracing::warn!(mac = %n.mac, target = %n.target, error = %e, "reprovision NOTIFY not sent"),
+        }
+    }
+    Ok(answered)
 }
 
 /// Identifiers of one NOTIFY transaction.

@@ -61,6 +61,8 @@ pub struct Agent {
     uploaded: Mutex<Option<String>>,
     /// The box's metrics, read for telemetry.
     metrics: crate::metrics::Metrics,
+    /// Phone provisioning: the `reprovision` command sends its check-sync.
+    provisioner: Arc<crate::provision::service::Provisioner>,
 }
 
 impl Agent {
@@ -70,6 +72,7 @@ impl Agent {
         store: Store,
         data_dir: PathBuf,
         metrics: crate::metrics::Metrics,
+        provisioner: Arc<crate::provision::service::Provisioner>,
     ) -> Result<Arc<Agent>, SyncError> {
         let file = StateFile::new(&data_dir);
         let mut state = file.load()?;
@@ -84,6 +87,7 @@ impl Agent {
             started: Instant::now(),
             link,
             metrics,
+            provisioner,
             data_dir,
             escrowed: AtomicBool::new(false),
             ledger: Mutex::new(Ledger::new(256)),
@@ -489,9 +493,17 @@ async fn on_command(
             }
             Err(reason) => finish_command(agent, client, id, CommandOutcome::Failed { reason }).await,
         },
-        CommandKind::Reprovision { .. } => {
-            let reason = "reprovisioning a phone from the cloud is not wired to check-sync in this build".to_owned();
-            finish_command(agent, client, id, CommandOutcome::Unsupported { reason }).await
+        CommandKind::Reprovision { mac } => {
+            let Some(mac) = crate::site::normalize_mac(&mac) else {
+                let reason = format!("`{mac}` is not a MAC address");
+                return finish_command(agent, client, id, CommandOutcome::Failed { reason }).await;
+            };
+            let outcome = match crate::provision::checksync::reprovision(&agent.provisioner, &mac).await {
+                Ok(n) if n > 0 => CommandOutcome::Done,
+                Ok(_) => CommandOutcome::Failed { reason: format!("phone {mac} did not answer its check-sync") },
+                Err(reason) => CommandOutcome::Failed { reason },
+            };
+            finish_command(agent, client, id, outcome).await
         }
         CommandKind::Reboot => {
             if !on_appliance_image() {

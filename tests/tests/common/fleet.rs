@@ -23,21 +23,8 @@ pub struct Fleet {
 
 impl Fleet {
     pub fn start(broker: &Mosquitto) -> Fleet {
-        use std::io::BufRead;
         let data = tempfile::tempdir().unwrap();
-        let mut child = std::process::Command::new(super::bin("outpost-fleet"))
-            .args(["run", "--broker", &broker.url(), "--username", FLEET.0, "--api", "127.0.0.1:0", "--data"])
-            .arg(data.path())
-            .env("OUTPOST_FLEET_PASSWORD", FLEET.1)
-            .env("OUTPOST_FLEET_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let api = line.trim().strip_prefix("outpost-fleet API on ").expect("the API line").to_owned();
+        let (child, api, _) = spawn(&["--broker", &broker.url(), "--username", FLEET.0], data.path(), None);
         Fleet { child, api, data, token: std::sync::OnceLock::new() }
     }
 
@@ -93,29 +80,9 @@ impl Fleet {
     /// Starts `outpost-fleet run` on `data` with the embedded broker and `extra` arguments
     /// (e.g. `--mqtt-tls`); returns it and the gateway's URL (`mqtt://…` or `mqtts://…`).
     pub fn start_embedded(data: tempfile::TempDir, extra: &[&str]) -> (Fleet, String) {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new(super::bin("outpost-fleet"))
-            .args(["run", "--mqtt-listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--data"])
-            .arg(data.path())
-            .args(extra)
-            .env("OUTPOST_FLEET_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().expect("the API line").unwrap();
-        let api = first.trim().strip_prefix("outpost-fleet API on ").expect("the API line").to_owned();
-        let mqtt = loop {
-            let line = lines.next().expect("the MQTT line").unwrap();
-            if let Some(url) = line.trim().strip_prefix("outpost-fleet MQTT on ") {
-                break url.to_owned();
-            }
-        };
-        // Keep reading, so that the fleet never writes into a closed pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        (Fleet { child, api, data, token: std::sync::OnceLock::new() }, mqtt)
+        let args = [&["--mqtt-listen", "127.0.0.1:0"], extra].concat();
+        let (child, api, mqtt) = spawn(&args, data.path(), Some("outpost-fleet MQTT on "));
+        (Fleet { child, api, data, token: std::sync::OnceLock::new() }, mqtt.expect("the MQTT line"))
     }
 
     /// `outpost-fleet box add` on this fleet's data directory.
@@ -135,23 +102,40 @@ impl Fleet {
     /// `outpost-fleet run --broker … --instance NAME` on the data directory `data` (shared by
     /// the instances: one SQLite file, WAL).
     pub fn start_instance(broker: &Mosquitto, name: &str, data: &std::path::Path) -> Fleet {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new(super::bin("outpost-fleet"))
-            .args(["run", "--broker", &broker.url(), "--username", FLEET.0, "--instance", name])
-            .args(["--api", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .env("OUTPOST_FLEET_PASSWORD", FLEET.1)
-            .env("OUTPOST_FLEET_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().expect("the API line").unwrap();
-        let api = first.trim().strip_prefix("outpost-fleet API on ").expect("the API line").to_owned();
-        std::thread::spawn(move || lines.for_each(drop));
+        let (child, api, _) =
+            spawn(&["--broker", &broker.url(), "--username", FLEET.0, "--instance", name], data, None);
         // The data directory belongs to the caller; this TempDir is only a placeholder.
         Fleet { child, api, data: tempfile::tempdir().unwrap(), token: std::sync::OnceLock::new() }
     }
+}
+
+/// `outpost-fleet run ARGS --api 127.0.0.1:0 --data DATA` with the test passwords; returns
+/// the process, its API URL (its first line) and, with `until`, the rest of the first line
+/// that starts with it. Stdout is drained after that, so the fleet never writes into a
+/// closed pipe.
+fn spawn(args: &[&str], data: &std::path::Path, until: Option<&str>) -> (std::process::Child, String, Option<String>) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(super::bin("outpost-fleet"))
+        .arg("run")
+        .args(args)
+        .args(["--api", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .env("OUTPOST_FLEET_PASSWORD", FLEET.1)
+        .env("OUTPOST_FLEET_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("the API line").unwrap();
+    let api = first.trim().strip_prefix("outpost-fleet API on ").expect("the API line").to_owned();
+    let found = until.map(|prefix| loop {
+        let line = lines.next().expect("the fleet's announcement").unwrap();
+        if let Some(rest) = line.trim().strip_prefix(prefix) {
+            break rest.to_owned();
+        }
+    });
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, api, found)
 }

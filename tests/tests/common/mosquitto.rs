@@ -46,14 +46,7 @@ impl Mosquitto {
             ),
         )
         .unwrap();
-        let child = Command::new("mosquitto")
-            .arg("-c")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto (apt install mosquitto)");
+        let child = run(&conf);
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "mosquitto did not listen on {port}");
@@ -177,14 +170,7 @@ impl Mosquitto {
         let conf = self._dir.path().join("mosquitto.conf");
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            self.child = Command::new("mosquitto")
-                .arg("-c")
-                .arg(&conf)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("mosquitto");
+            self.child = run(&conf);
             let up = Instant::now() + Duration::from_secs(2);
             while Instant::now() < up {
                 if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
@@ -198,4 +184,16 @@ impl Mosquitto {
             assert!(Instant::now() < deadline, "mosquitto did not listen again on {}", self.port);
         }
     }
+}
+
+/// `mosquitto -c CONF`, quiet.
+fn run(conf: &std::path::Path) -> Child {
+    Command::new("mosquitto")
+        .arg("-c")
+        .arg(conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mosquitto (apt install mosquitto)")
 }

@@ -1,14 +1,18 @@
 //! `outpost-fleet`: the cloud side of cloud sync. Keeps, per box, the desired site config with
-//! its history, the last report and the status, in SQLite; pushes configs over MQTT; answers a
-//! small REST API (docs/sync-protocol.md).
+//! its history, the last report, status and telemetry, backups with retention, escrowed backup
+//! keys, commands, claim codes; pushes configs and commands over MQTT; serves a REST API and a
+//! dashboard (docs/sync-protocol.md, docs/claim.md, docs/fleet-dashboard.md).
 //!
 //! # Layout
-//! - `store`: SQLite (numbered migrations): desired history, last report, status.
-//! - `mqtt`: the broker connection: reports and statuses in, desired documents out.
-//! - `api`: the REST API (axum) to push a config and read a box's state.
-//!
+//! - `store`: SQLite (numbered migrations), one file per concern.
+//! - `mqtt`: the fleet's broker connection: reports, statuses, telemetry, backup parts in;
+//!   desired documents, commands, acks out.
 //! - `broker`: the embedded broker (rumqttd on loopback) and the gateway boxes connect to
 //!   (per-box ACL, TLS); without `--broker` it is what the fleet runs.
+//! - `backups`, `escrow`: backups received chunk by chunk with retention; backup keys sealed
+//!   under the fleet's own key.
+//! - `commands`, `claim`, `replace`: cloud commands; claim codes; what a replacement box gets.
+//! - `api`, `web`: the REST API and the dashboard (login, sessions, CSRF) over one router.
 
 mod api;
 mod backups;

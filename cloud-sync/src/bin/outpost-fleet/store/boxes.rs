@@ -23,18 +23,6 @@ pub struct NewClaim {
     pub expires_at: i64,
 }
 
-/// A claim code as listed (never the code itself).
-#[derive(Debug, Clone, Serialize)]
-pub struct ClaimRow {
-    pub box_id: String,
-    pub tenant: String,
-    pub replaces: Option<String>,
-    pub created_by: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub used_at: Option<i64>,
-}
-
 /// What a box gets for a good code.
 #[derive(Debug, Clone)]
 pub struct Claimed {
@@ -158,27 +146,6 @@ impl FleetStore {
             }
         })
     }
-
-    /// Claim codes, newest first.
-    pub fn claims(&self) -> Result<Vec<ClaimRow>, StoreError> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare(
-            "SELECT box_id, tenant, replaces, created_by, created_at, expires_at, used_at
-             FROM claims ORDER BY created_at DESC, rowid DESC",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(ClaimRow {
-                box_id: r.get(0)?,
-                tenant: r.get(1)?,
-                replaces: r.get(2)?,
-                created_by: r.get(3)?,
-                created_at: r.get(4)?,
-                expires_at: r.get(5)?,
-                used_at: r.get(6)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
 }
 
 #[cfg(test)]
@@ -203,7 +170,7 @@ mod tests {
         assert!(s.box_password_ok(&got.box_id, &got.password).unwrap());
         assert!(!s.box_password_ok(&got.box_id, "guess").unwrap());
         assert_eq!(s.redeem_claim(&claim.code, 201).unwrap().unwrap_err(), ClaimError::Invalid, "spent");
-        assert_eq!(s.claims().unwrap()[0].used_at, Some(200));
+        assert_eq!(s.claim_views(10).unwrap()[0].used_at, Some(200));
     }
 
     #[test]

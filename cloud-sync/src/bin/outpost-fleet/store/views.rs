@@ -53,7 +53,7 @@ pub struct CommandRow {
 }
 
 /// One claim code as listed (never the code: only its hash is kept).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct ClaimView {
     pub box_id: String,
     pub tenant: String,
