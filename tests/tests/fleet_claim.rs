@@ -19,12 +19,12 @@ use serde_json::{json, Value};
 const PASSWORD: &str = "claim-tests-admin";
 
 fn claim_cli(fleet: &Fleet, data: &Path, code: &str) -> Output {
-    Command::new(bin("outpost"))
-        .args(["cloud", "claim", "--fleet", &fleet.api, "--data-dir"])
-        .arg(data)
-        .arg(code)
-        .output()
-        .unwrap()
+    let mut cmd = Command::new(bin("outpost"));
+    cmd.args(["cloud", "claim", "--fleet", &fleet.api, "--data-dir"]).arg(data);
+    if fleet.api.starts_with("https://") {
+        cmd.arg("--ca").arg(fleet.data.path().join("mqtt-cert.pem"));
+    }
+    cmd.arg(code).output().unwrap()
 }
 
 fn new_code(fleet: &Fleet, body: Value) -> (String, String) {
@@ -112,4 +112,30 @@ fn a_dead_box_is_replaced_by_a_claimed_box_that_restores_its_latest_backup() {
     assert_eq!(code, 200, "box 1's admin password works on the replacement");
     fleet.wait_state(&box_id, "the replacement online", |s| s["status"]["state"] == "online");
     assert_ne!(old_claim, new_claim, "the replacement has fresh broker credentials");
+}
+
+#[test]
+fn with_https_the_claim_and_the_api_go_over_tls_only() {
+    let (fleet, _mqtt) = Fleet::start_embedded(tempfile::tempdir().unwrap(), &["--api-tls"]);
+    assert!(fleet.api.starts_with("https://127.0.0.1:"), "{}", fleet.api);
+    let (code, box_id) = new_code(&fleet, json!({"tenant": "acme"}));
+    let data = tempfile::tempdir().unwrap();
+    let out = claim_cli(&fleet, &data.path().join("box"), &code);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let _outpost = Outpost::start_in(data);
+    fleet.wait_state(&box_id, "the box claimed over HTTPS online", |s| s["status"]["state"] == "online");
+    // Plain HTTP to the same port gets no API, and a box that does not trust the certificate
+    // does not claim.
+    let plain = fleet.api.replace("https://", "http://");
+    let got = Command::new("curl").args(["-s", "--max-time", "5", &format!("{plain}/api/v1/claims")]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&got.stdout).contains("box_id"), "{got:?}");
+    let other = tempfile::tempdir().unwrap();
+    let out = Command::new(bin("outpost"))
+        .args(["cloud", "claim", "--fleet", &fleet.api, "--data-dir"])
+        .arg(other.path().join("box"))
+        .arg("AAAA-BBBB-CCCC")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be reached"), "{out:?}");
 }

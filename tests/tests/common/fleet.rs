@@ -43,6 +43,10 @@ impl Fleet {
     pub fn call_with(&self, token: Option<&str>, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
         let mut cmd = std::process::Command::new("curl");
         cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "-X", method, &format!("{}{path}", self.api)]);
+        if self.api.starts_with("https://") {
+            // `--api-tls`: the fleet's self-signed certificate, from its data directory.
+            cmd.arg("--cacert").arg(self.data.path().join("mqtt-cert.pem"));
+        }
         if let Some(token) = token {
             cmd.args(["-H", &format!("authorization: Bearer {token}")]);
         }

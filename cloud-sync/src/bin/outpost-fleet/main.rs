@@ -20,6 +20,7 @@ mod broker;
 mod claim;
 mod commands;
 mod escrow;
+mod https;
 mod mqtt;
 mod replace;
 mod store;
@@ -58,6 +59,10 @@ struct RunArgs {
     /// TLS on a loopback `--mqtt-listen` too.
     #[arg(long)]
     mqtt_tls: bool,
+    /// HTTPS for the API and dashboard on a loopback `--api` too (any other address always
+    /// gets HTTPS), with the gateway's certificate.
+    #[arg(long)]
+    api_tls: bool,
     /// The gateway's certificate (PEM). Without it and the key, a self-signed one is made
     /// into `<data>/mqtt-cert.pem` on first start.
     #[arg(long, requires = "tls_key")]
@@ -148,6 +153,7 @@ fn main() -> anyhow::Result<()> {
         instance,
         mqtt_listen,
         mqtt_tls,
+        api_tls,
         tls_cert,
         tls_key,
         tls_name,
@@ -161,6 +167,15 @@ fn main() -> anyhow::Result<()> {
     let store = store::FleetStore::open(&data.join("fleet.db"))?;
     // Made before the API listens, shown after its line (tests read that line first).
     let admin_password = web::session::first_admin(&store, std::env::var("OUTPOST_FLEET_ADMIN_PASSWORD").ok())?;
+    let api_tls = if api_tls || !api.ip().is_loopback() {
+        let (cert, key) = match (&tls_cert, &tls_key) {
+            (Some(c), Some(k)) => (c.clone(), k.clone()),
+            _ => broker::self_signed(&data, api.ip(), &tls_name)?,
+        };
+        Some(broker::tls_acceptor(&cert, &key)?)
+    } else {
+        None
+    };
     // The embedded broker (no --broker) or the external one.
     let (connect, embedded) = match &broker {
         Some(url) => {
@@ -230,7 +245,8 @@ fn main() -> anyhow::Result<()> {
             (None, None, None) => String::new(),
         };
         let listener = tokio::net::TcpListener::bind(api).await.with_context(|| format!("cannot listen on {api}"))?;
-        println!("outpost-fleet API on http://{}", listener.local_addr()?);
+        let scheme = if api_tls.is_some() { "https" } else { "http" };
+        println!("outpost-fleet API on {scheme}://{}", listener.local_addr()?);
         if let Some((url, gw)) = gateway {
             println!("outpost-fleet MQTT on {url}");
             tokio::spawn(gw.serve());
@@ -252,6 +268,10 @@ fn main() -> anyhow::Result<()> {
             claims: claim::Guard::default(),
             auth: web::Auth::default(),
         });
+        if let Some(acceptor) = api_tls {
+            https::serve(listener, acceptor, app).await;
+            return Ok(());
+        }
         // The peer address feeds the login rate limit.
         axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async {
