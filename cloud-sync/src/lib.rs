@@ -1,6 +1,6 @@
 //! Cloud sync: the MQTT protocol between an Outpost box and the fleet service (`docs/sync-protocol.md`).
 //!
-//! This crate is the wire contract both sides share: it does no I/O and knows nothing of the
+//! This crate is the wire contract both sides share: it does no I/O (but `link`) and knows nothing of the
 //! box's store. The site config travels as JSON with its revision; the box validates it.
 //!
 //! # Layout
@@ -12,12 +12,14 @@
 //! - `backup`: the manifest of an encrypted, chunked backup and how its chunks are sealed.
 //! - `claim`: the HTTP exchange that claims a box into a tenant (or as a dead box's replacement).
 //! - `password`: password hashes and random secrets, one scheme for both sides.
+//! - `link`: the one module with I/O: the MQTT client both sides use (MQTT 5, else 3.1.1).
 
 pub mod backup;
 pub mod claim;
 pub mod codec;
 pub mod command;
 pub mod config;
+pub mod link;
 pub mod password;
 pub mod status;
 pub mod telemetry;

@@ -47,6 +47,9 @@ fn a_pushed_config_is_applied_and_reported() {
     let outpost = start_box(&broker, "b1", "pw-b1");
     let hello = wait_connected(&mut sub);
     assert_eq!(hello["revision"], 1);
+    // Mosquitto 2 has MQTT 5, so the box speaks it (and keeps its session with an expiry).
+    let connected = outpost.log_lines().into_iter().find(|l| l.contains("connected to the cloud broker"));
+    assert!(connected.as_deref().is_some_and(|l| l.contains("MQTT 5")), "{connected:?}");
 
     let t = outpost.admin_token(PASSWORD);
     let (_, mut site) = outpost.json("GET", "/api/v1/site", Some(&t), None);

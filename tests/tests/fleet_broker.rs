@@ -57,6 +57,10 @@ fn a_box_gets_its_config_through_the_embedded_broker() {
     assert!(url.starts_with("mqtt://127.0.0.1:"), "{url}");
     let outpost = start_box(&url, "b1", "pw-b1-long", None);
     push_and_check(&fleet, &outpost, "b1");
+    // The embedded broker is 3.1.1 only: the gateway refuses the box's MQTT 5 CONNECT with
+    // "unsupported protocol version" and the box falls back.
+    let connected = outpost.log_lines().into_iter().find(|l| l.contains("connected to the cloud broker"));
+    assert!(connected.as_deref().is_some_and(|l| l.contains("MQTT 3.1.1")), "{connected:?}");
 }
 
 #[test]

@@ -20,7 +20,8 @@ use cloud_sync::{
     decode, encode, BoxId, BoxState, Command, CommandKind, CommandOutcome, CommandResult, Desired, Ledger, Reported,
     Status, Telemetry, Topic, SCHEMA,
 };
-use rumqttc::{AsyncClient, QoS};
+use cloud_sync::link::Client;
+use rumqttc::QoS;
 use tokio::sync::{mpsc, Mutex};
 use tokio_util::sync::CancellationToken;
 
@@ -126,8 +127,12 @@ impl Agent {
 pub async fn run(agent: Arc<Agent>, token: CancellationToken) -> anyhow::Result<()> {
     let boot_seq = agent.state.lock().await.boot_seq;
     let will = link::offline_will(boot_seq, unix_now() as u64);
-    let (client, events) = link::client(link::options(&agent.settings, &will)?);
+    let endpoint = link::endpoint(&agent.settings, &will)?;
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let (client, events) = tokio::select! {
+        _ = token.cancelled() => return Ok(()),
+        connected = link::connect(&endpoint, &tx) => connected,
+    };
     let link_token = token.child_token();
     let driver = tokio::spawn(link::drive(events, tx, link_token.clone()));
     let result = serve(&agent, &client, &mut rx, boot_seq, &token).await;
@@ -143,7 +148,7 @@ pub async fn run(agent: Arc<Agent>, token: CancellationToken) -> anyhow::Result<
 
 async fn serve(
     agent: &Arc<Agent>,
-    client: &AsyncClient,
+    client: &Client,
     rx: &mut mpsc::UnboundedReceiver<Incoming>,
     boot_seq: u64,
     token: &CancellationToken,
@@ -205,13 +210,13 @@ async fn serve(
     }
 }
 
-async fn publish_report(agent: &Agent, client: &AsyncClient, report: &Reported) -> Result<(), SyncError> {
+async fn publish_report(agent: &Agent, client: &Client, report: &Reported) -> Result<(), SyncError> {
     let topic = agent.id().topic(&Topic::Reported);
     client.publish(topic, QoS::AtLeastOnce, false, encode(report)).await?;
     Ok(())
 }
 
-async fn on_connect(agent: &Agent, client: &AsyncClient, boot_seq: u64, session_present: bool) -> anyhow::Result<()> {
+async fn on_connect(agent: &Agent, client: &Client, boot_seq: u64, session_present: bool) -> anyhow::Result<()> {
     for filter in agent.id().inbound_filters() {
         client.subscribe(filter, QoS::AtLeastOnce).await?;
     }
@@ -229,7 +234,7 @@ async fn on_connect(agent: &Agent, client: &AsyncClient, boot_seq: u64, session_
 
 async fn on_message(
     agent: &Agent,
-    client: &AsyncClient,
+    client: &Client,
     active: &mut Option<Active>,
     topic: &str,
     payload: &[u8],
@@ -268,7 +273,7 @@ async fn on_message(
 }
 
 /// Local edits made while connected are reported; telemetry is dropped if the queue is full.
-async fn periodic(agent: &Agent, client: &AsyncClient, boot_seq: u64) -> anyhow::Result<()> {
+async fn periodic(agent: &Agent, client: &Client, boot_seq: u64) -> anyhow::Result<()> {
     let (revision, edited) = agent
         .store_call(|s, st| {
             let r = s.revision()?;
@@ -302,7 +307,7 @@ fn on_loopback(host: &str) -> bool {
 }
 
 /// Publishes the backup key once per boot, and only over TLS (or on loopback, for tests).
-async fn escrow_key(agent: &Agent, client: &AsyncClient) -> Result<(), SyncError> {
+async fn escrow_key(agent: &Agent, client: &Client) -> Result<(), SyncError> {
     if agent.escrowed.load(Ordering::Relaxed) || !(agent.settings.tls || on_loopback(&agent.settings.host)) {
         return Ok(());
     }
@@ -318,7 +323,7 @@ async fn escrow_key(agent: &Agent, client: &AsyncClient) -> Result<(), SyncError
     Ok(())
 }
 
-async fn send_manifest(agent: &Agent, client: &AsyncClient, a: &Active) -> Result<(), SyncError> {
+async fn send_manifest(agent: &Agent, client: &Client, a: &Active) -> Result<(), SyncError> {
     let topic = agent.id().topic(&Topic::Backup(part::MANIFEST.into()));
     client.publish(topic, QoS::AtLeastOnce, false, encode(&a.sealed.manifest)).await?;
     Ok(())
@@ -327,7 +332,7 @@ async fn send_manifest(agent: &Agent, client: &AsyncClient, a: &Active) -> Resul
 /// Starts uploading `sealed` (a running upload is given up: the newer backup wins).
 async fn start_upload(
     agent: &Agent,
-    client: &AsyncClient,
+    client: &Client,
     active: &mut Option<Active>,
     sealed: crate::backup::Sealed,
     command: Option<String>,
@@ -348,7 +353,7 @@ async fn start_upload(
 
 async fn on_ack(
     agent: &Agent,
-    client: &AsyncClient,
+    client: &Client,
     active: &mut Option<Active>,
     payload: &[u8],
 ) -> Result<(), SyncError> {
@@ -397,7 +402,7 @@ async fn on_ack(
 
 /// Offers the newest local backup (the daily one) if the fleet may not hold it yet; a backup
 /// the fleet holds whole costs one manifest and its ack.
-async fn offer_latest(agent: &Agent, client: &AsyncClient, active: &mut Option<Active>) -> Result<(), SyncError> {
+async fn offer_latest(agent: &Agent, client: &Client, active: &mut Option<Active>) -> Result<(), SyncError> {
     let dir = agent.data_dir.clone();
     let newest =
         tokio::task::spawn_blocking(move || -> Result<Option<crate::backup::Sealed>, crate::backup::BackupError> {
@@ -422,7 +427,7 @@ async fn offer_latest(agent: &Agent, client: &AsyncClient, active: &mut Option<A
 
 async fn finish_command(
     agent: &Agent,
-    client: &AsyncClient,
+    client: &Client,
     id: &str,
     outcome: CommandOutcome,
 ) -> Result<(), SyncError> {
@@ -441,7 +446,7 @@ fn on_appliance_image() -> bool {
 
 async fn on_command(
     agent: &Agent,
-    client: &AsyncClient,
+    client: &Client,
     active: &mut Option<Active>,
     id: &str,
     payload: &[u8],

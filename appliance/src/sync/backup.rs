@@ -102,14 +102,20 @@ pub const LATEST: &str = "latest";
 /// (`<box id>.fetch`: a `.` is never in a box id), within `timeout`. The chunks are not opened here: the restore
 /// (`backup::restore::stage`) checks the manifest, every chunk and the archive.
 pub async fn fetch_backup(settings: &CloudSettings, which: &str, timeout: Duration) -> Result<Sealed, SyncError> {
-    let (client, events) = link::client(link::fetch_options(settings)?);
+    let endpoint = link::fetch_endpoint(settings)?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let token = CancellationToken::new();
-    let driver = tokio::spawn(link::drive(events, tx, token.clone()));
-    let result = tokio::time::timeout(timeout, collect(settings, &client, &mut rx, which)).await;
-    let _ = client.try_disconnect();
+    let fetch = async {
+        let (client, events) = link::connect(&endpoint, &tx).await;
+        let driver = tokio::spawn(link::drive(events, tx.clone(), token.clone()));
+        let result = collect(settings, &client, &mut rx, which).await;
+        let _ = client.try_disconnect();
+        token.cancel();
+        let _ = driver.await;
+        result
+    };
+    let result = tokio::time::timeout(timeout, fetch).await;
     token.cancel();
-    let _ = driver.await;
     match result {
         Ok(r) => r,
         Err(_) => Err(SyncError::Backup(format!("no complete backup `{which}` arrived within {timeout:?}"))),
@@ -118,7 +124,7 @@ pub async fn fetch_backup(settings: &CloudSettings, which: &str, timeout: Durati
 
 async fn collect(
     settings: &CloudSettings,
-    client: &rumqttc::AsyncClient,
+    client: &cloud_sync::link::Client,
     rx: &mut mpsc::UnboundedReceiver<Incoming>,
     which: &str,
 ) -> Result<Sealed, SyncError> {

@@ -78,6 +78,7 @@ impl Claim {
             password: Some(self.password.clone()),
             ca_file: self.ca_file.clone(),
             keepalive_secs: None,
+            protocol: None,
         };
         match CloudSettings::from_file(file) {
             Ok(Some(s)) => Ok(s),

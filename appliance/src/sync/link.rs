@@ -1,5 +1,6 @@
-//! The MQTT connection. MQTT 3.1.1 (rumqttc's v4 client): everything the protocol needs
-//! (retained messages, last will, kept sessions, QoS 1) is in 3.1.1 and works with every broker.
+//! The MQTT connection, on `cloud_sync::link`: MQTT 5 where the broker has it, else 3.1.1
+//! (`[cloud] protocol` pins one). Everything the protocol needs (retained messages, last
+//! will, kept sessions, QoS 1) is in both.
 //!
 //! The event loop runs in its own task so that nothing else on the box waits on the network:
 //! it reconnects forever with a growing backoff and hands incoming messages to the agent over
@@ -9,8 +10,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use cloud_sync::link::{Client, Connection, Endpoint, Event, Version, Will};
 use cloud_sync::{encode, BoxState, Status, Topic};
-use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS, Transport};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -18,6 +19,7 @@ use super::{CloudSettings, SyncError};
 
 /// Requests the client may queue before `try_publish` refuses (telemetry is then dropped).
 pub const QUEUE: usize = 64;
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// What the event loop tells the agent.
@@ -34,41 +36,40 @@ pub enum Incoming {
     Lost,
 }
 
-/// MQTT options: client id = box id, a kept session, and the offline last will of this boot.
-pub fn options(settings: &CloudSettings, will: &Status) -> Result<MqttOptions, SyncError> {
-    let mut o = base_options(settings, settings.box_id.as_str())?;
-    o.set_clean_session(false);
-    let status = settings.box_id.topic(&Topic::Status);
-    o.set_last_will(LastWill::new(status, encode(will), QoS::AtLeastOnce, true));
-    Ok(o)
+/// The box's connection: client id = box id, a kept session, and the offline last will of this boot.
+pub fn endpoint(settings: &CloudSettings, will: &Status) -> Result<Endpoint, SyncError> {
+    let mut e = base_endpoint(settings, settings.box_id.as_str())?;
+    e.keep_session = true;
+    e.will = Some(Will { topic: settings.box_id.topic(&Topic::Status), payload: encode(will), retain: true });
+    Ok(e)
 }
 
 /// A second connection of this box for fetching a backup (`<box id>.fetch`: a `.` is never in a box id): same credentials
 /// (the broker's ACLs go by username), a clean session and no last will, so it never speaks
 /// for the box's status.
-pub fn fetch_options(settings: &CloudSettings) -> Result<MqttOptions, SyncError> {
-    let mut o = base_options(settings, &format!("{}.fetch", settings.box_id))?;
-    o.set_clean_session(true);
-    Ok(o)
+pub fn fetch_endpoint(settings: &CloudSettings) -> Result<Endpoint, SyncError> {
+    base_endpoint(settings, &format!("{}.fetch", settings.box_id))
 }
 
-fn base_options(settings: &CloudSettings, client_id: &str) -> Result<MqttOptions, SyncError> {
-    let mut o = MqttOptions::new(client_id, settings.host.clone(), settings.port);
-    o.set_keep_alive(settings.keepalive);
-    o.set_max_packet_size(4 * 1024 * 1024, 4 * 1024 * 1024);
-    match (&settings.username, &settings.password) {
-        (Some(u), p) => {
-            o.set_credentials(u.clone(), p.clone().unwrap_or_default());
-        }
-        (None, Some(p)) => {
-            o.set_credentials(settings.box_id.as_str(), p.clone());
-        }
-        (None, None) => {}
-    }
-    if settings.tls {
-        o.set_transport(Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(tls_config(settings)?)));
-    }
-    Ok(o)
+fn base_endpoint(settings: &CloudSettings, client_id: &str) -> Result<Endpoint, SyncError> {
+    let credentials = match (&settings.username, &settings.password) {
+        (Some(u), p) => Some((u.clone(), p.clone().unwrap_or_default())),
+        (None, Some(p)) => Some((settings.box_id.as_str().to_owned(), p.clone())),
+        (None, None) => None,
+    };
+    Ok(Endpoint {
+        host: settings.host.clone(),
+        port: settings.port,
+        client_id: client_id.to_owned(),
+        credentials,
+        tls: if settings.tls { Some(tls_config(settings)?) } else { None },
+        keepalive: settings.keepalive,
+        keep_session: false,
+        will: None,
+        max_packet: 4 * 1024 * 1024,
+        queue: QUEUE,
+        protocol: settings.protocol,
+    })
 }
 
 /// rustls with the ring provider and the CAs of `ca_file`.
@@ -97,27 +98,38 @@ pub fn offline_will(boot_seq: u64, at: u64) -> Status {
     Status::new(BoxState::Offline, boot_seq, env!("CARGO_PKG_VERSION"), at)
 }
 
-pub fn client(options: MqttOptions) -> (AsyncClient, EventLoop) {
-    AsyncClient::new(options, QUEUE)
+/// Connects (retrying forever, choosing the version as `cloud_sync::link` says) and returns
+/// the client with its connection; the first event, `Connected`, is already on `to_agent`.
+pub async fn connect(endpoint: &Endpoint, to_agent: &mpsc::UnboundedSender<Incoming>) -> (Client, Connection) {
+    let (client, connection, first) = cloud_sync::link::connect(endpoint, FIRST_BACKOFF, MAX_BACKOFF).await;
+    if let Event::Connected { session_present, version } = first {
+        announce(session_present, version);
+        let _ = to_agent.send(Incoming::Connected { session_present });
+    }
+    (client, connection)
 }
 
-/// Polls the event loop until `token` is cancelled; after that, flushes for up to two seconds
+fn announce(session_present: bool, version: Version) {
+    tracing::info!(session_present, %version, "connected to the cloud broker");
+}
+
+/// Polls the connection until `token` is cancelled; after that, flushes for up to two seconds
 /// so that the agent's goodbye (offline status, DISCONNECT) reaches the broker.
-pub async fn drive(mut events: EventLoop, to_agent: mpsc::UnboundedSender<Incoming>, token: CancellationToken) {
-    let mut backoff = Duration::from_millis(500);
+pub async fn drive(mut events: Connection, to_agent: mpsc::UnboundedSender<Incoming>, token: CancellationToken) {
+    let mut backoff = FIRST_BACKOFF;
     loop {
         let event = tokio::select! {
             _ = token.cancelled() => break,
             event = events.poll() => event,
         };
         match event {
-            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                tracing::info!(session_present = ack.session_present, "connected to the cloud broker");
-                backoff = Duration::from_millis(500);
-                let _ = to_agent.send(Incoming::Connected { session_present: ack.session_present });
+            Ok(Event::Connected { session_present, version }) => {
+                announce(session_present, version);
+                backoff = FIRST_BACKOFF;
+                let _ = to_agent.send(Incoming::Connected { session_present });
             }
-            Ok(Event::Incoming(Packet::Publish(p))) => {
-                let _ = to_agent.send(Incoming::Message { topic: p.topic, payload: p.payload.to_vec() });
+            Ok(Event::Message { topic, payload }) => {
+                let _ = to_agent.send(Incoming::Message { topic, payload });
             }
             Ok(_) => {}
             Err(e) => {
@@ -134,7 +146,7 @@ pub async fn drive(mut events: EventLoop, to_agent: mpsc::UnboundedSender<Incomi
     let flush = async {
         loop {
             match events.poll().await {
-                Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => break,
+                Ok(Event::Disconnected) | Err(_) => break,
                 Ok(_) => {}
             }
         }

@@ -34,7 +34,7 @@ pub enum SyncError {
     #[error("store: {0}")]
     Store(#[from] crate::store::StoreError),
     #[error("MQTT client: {0}")]
-    Client(#[from] rumqttc::ClientError),
+    Client(#[from] cloud_sync::link::ClientError),
     #[error("TLS: {0}")]
     Tls(String),
     #[error("backup transfer: {0}")]

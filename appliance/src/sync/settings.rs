@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use cloud_sync::link::Protocol;
 use cloud_sync::BoxId;
 use serde::Deserialize;
 
@@ -23,6 +24,8 @@ pub struct CloudFile {
     pub ca_file: Option<PathBuf>,
     /// MQTT keepalive; the broker publishes the box's last will after 1.5 × this. Default 30.
     pub keepalive_secs: Option<u64>,
+    /// `"auto"` (default: MQTT 5 where the broker has it, else 3.1.1), `"5"` or `"3.1.1"`.
+    pub protocol: Option<Protocol>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +38,7 @@ pub struct CloudSettings {
     pub password: Option<String>,
     pub ca_file: PathBuf,
     pub keepalive: Duration,
+    pub protocol: Protocol,
 }
 
 /// A field that is wrong, and why (config.rs turns it into its own error).
@@ -82,6 +86,7 @@ impl CloudSettings {
             password: f.password,
             ca_file: f.ca_file.unwrap_or_else(|| PathBuf::from(SYSTEM_ROOTS)),
             keepalive,
+            protocol: f.protocol.unwrap_or_default(),
         }))
     }
 }
@@ -111,5 +116,14 @@ mod tests {
             assert_eq!(parse(&text).map_err(|e| e.0), Err("cloud.broker"), "{bad}");
         }
         assert_eq!(parse("broker = \"mqtt://x:1\"\nbox_id = \"a/#\"").map_err(|e| e.0), Err("cloud.box_id"));
+    }
+
+    #[test]
+    fn the_protocol_is_auto_unless_pinned() {
+        let s = parse("broker = \"mqtt://x:1\"\nbox_id = \"b1\"").unwrap().unwrap();
+        assert_eq!(s.protocol, Protocol::Auto);
+        let s = parse("broker = \"mqtt://x:1\"\nbox_id = \"b1\"\nprotocol = \"3.1.1\"").unwrap().unwrap();
+        assert_eq!(s.protocol, Protocol::V311);
+        assert!(toml::from_str::<CloudFile>("protocol = \"4\"").is_err());
     }
 }

@@ -54,7 +54,7 @@ pub enum PushError {
     #[error("the store failed: {0}")]
     Store(#[from] crate::store::StoreError),
     #[error("recorded, but the broker did not take it: {0}")]
-    Publish(#[from] rumqttc::ClientError),
+    Publish(#[from] cloud_sync::link::ClientError),
 }
 
 /// Records a new desired document for a box under its next revision and publishes it

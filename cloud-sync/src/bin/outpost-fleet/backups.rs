@@ -39,7 +39,7 @@ pub enum BackupError {
     #[error("backup document: {0}")]
     Document(String),
     #[error("publishing: {0}")]
-    Publish(#[from] rumqttc::ClientError),
+    Publish(#[from] cloud_sync::link::ClientError),
     #[error(transparent)]
     Escrow(#[from] crate::escrow::EscrowError),
 }

@@ -12,7 +12,7 @@ pub enum CommandError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("recorded, but the broker did not take it: {0}")]
-    Publish(#[from] rumqttc::ClientError),
+    Publish(#[from] cloud_sync::link::ClientError),
     #[error("the system random source failed")]
     Random,
 }

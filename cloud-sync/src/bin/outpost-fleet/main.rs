@@ -48,6 +48,10 @@ struct RunArgs {
     /// PEM file of the CAs of an mqtts:// broker (default: the system's).
     #[arg(long)]
     broker_ca: Option<PathBuf>,
+    /// MQTT version with the external broker: auto (MQTT 5 where the broker has it, else
+    /// 3.1.1), 5 or 3.1.1. The embedded broker speaks 3.1.1.
+    #[arg(long, default_value = "auto", value_parser = parse_protocol)]
+    broker_protocol: cloud_sync::link::Protocol,
     /// Name of this instance, when several share one external broker: client id
     /// `outpost-fleet-<NAME>`, shared subscriptions (each report handled by one instance).
     #[arg(long, value_parser = parse_instance)]
@@ -113,6 +117,16 @@ enum BoxCmd {
     },
 }
 
+fn parse_protocol(s: &str) -> Result<cloud_sync::link::Protocol, String> {
+    use cloud_sync::link::Protocol;
+    match s {
+        "auto" => Ok(Protocol::Auto),
+        "5" => Ok(Protocol::V5),
+        "3.1.1" => Ok(Protocol::V311),
+        _ => Err("auto, 5 or 3.1.1".into()),
+    }
+}
+
 fn parse_instance(s: &str) -> Result<String, String> {
     let ok = (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
@@ -150,6 +164,7 @@ fn main() -> anyhow::Result<()> {
     let RunArgs {
         broker,
         broker_ca,
+        broker_protocol,
         instance,
         mqtt_listen,
         mqtt_tls,
@@ -183,7 +198,9 @@ fn main() -> anyhow::Result<()> {
             let tls = if tls { Some(mqtt::client_tls(broker_ca.as_deref())?) } else { None };
             let client_id =
                 instance.as_ref().map_or_else(|| "outpost-fleet".to_owned(), |i| format!("outpost-fleet-{i}"));
-            (mqtt::Connect { host, port, client_id, username, password, tls, shared: instance.is_some() }, None)
+            let shared = instance.is_some();
+            let protocol = broker_protocol;
+            (mqtt::Connect { host, port, client_id, username, password, tls, shared, protocol }, None)
         }
         None => {
             anyhow::ensure!(
@@ -209,6 +226,7 @@ fn main() -> anyhow::Result<()> {
                 password: Some(internal.secret.to_string()),
                 tls: None,
                 shared: false,
+                protocol: cloud_sync::link::Protocol::V311,
             };
             (connect, Some((internal, acceptor)))
         }
@@ -232,6 +250,7 @@ fn main() -> anyhow::Result<()> {
                     upstream: internal.addr,
                     secret: internal.secret,
                     store: store.clone(),
+                    verified: Default::default(),
                 };
                 Some((url, gw))
             }

@@ -4,8 +4,10 @@
 
 use std::time::Duration;
 
+use cloud_sync::link::{self, Client, ClientError, Endpoint, Event, Protocol};
 use cloud_sync::{decode, encode, BoxId, Desired, Reported, Status, Telemetry, Topic};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::QoS;
+use tokio::sync::watch;
 
 use crate::store::{now, FleetStore};
 
@@ -26,19 +28,27 @@ pub fn parse_broker(url: &str) -> anyhow::Result<(String, u16, bool)> {
     Ok((host.trim_start_matches('[').trim_end_matches(']').to_owned(), port, tls))
 }
 
+/// The publishing side. Until the first connection (whose MQTT version decides the client's
+/// type) a publish waits, as it would in the client's own queue.
 #[derive(Clone)]
 pub struct Link {
-    client: AsyncClient,
+    client: watch::Receiver<Option<Client>>,
 }
 
 impl Link {
-    pub async fn publish_desired(&self, id: &BoxId, desired: &Desired) -> Result<(), rumqttc::ClientError> {
-        self.client.publish(id.topic(&Topic::Desired), QoS::AtLeastOnce, true, encode(desired)).await
+    async fn client(&self) -> Result<Client, ClientError> {
+        let mut rx = self.client.clone();
+        let client = rx.wait_for(Option::is_some).await.map_err(|_| ClientError::closed())?;
+        client.clone().ok_or_else(ClientError::closed)
+    }
+
+    pub async fn publish_desired(&self, id: &BoxId, desired: &Desired) -> Result<(), ClientError> {
+        self.client().await?.publish(id.topic(&Topic::Desired), QoS::AtLeastOnce, true, encode(desired)).await
     }
 
     /// Publishes at QoS 1 (backup acks and downloads, commands).
-    pub async fn publish(&self, topic: String, retain: bool, payload: Vec<u8>) -> Result<(), rumqttc::ClientError> {
-        self.client.publish(topic, QoS::AtLeastOnce, retain, payload).await
+    pub async fn publish(&self, topic: String, retain: bool, payload: Vec<u8>) -> Result<(), ClientError> {
+        self.client().await?.publish(topic, QoS::AtLeastOnce, retain, payload).await
     }
 }
 
@@ -54,6 +64,7 @@ pub struct Connect {
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     /// One of several instances (`--instance`): subscriptions are shared.
     pub shared: bool,
+    pub protocol: Protocol,
 }
 
 /// The shared-subscription group of all fleet instances: the broker hands each message of a
@@ -90,31 +101,37 @@ pub fn client_tls(ca_file: Option<&std::path::Path>) -> anyhow::Result<std::sync
 /// the subscriptions are acknowledged (or after 10 s without a broker), so that what boxes
 /// report after the fleet service has started is not missed.
 pub async fn start(to: Connect, store: FleetStore, backups: crate::backups::Backups) -> Link {
-    let Connect { host, port, client_id, username, password, tls, shared } = to;
-    let mut o = MqttOptions::new(client_id, host, port);
-    o.set_keep_alive(Duration::from_secs(30));
-    // One of several instances: a kept session would hold its share of the reports while it
-    // is down (the broker keeps assigning messages to it); a clean one leaves them to the others.
-    o.set_clean_session(shared);
-    o.set_max_packet_size(4 * 1024 * 1024, 4 * 1024 * 1024);
-    if let Some(u) = username {
-        o.set_credentials(u, password.unwrap_or_default());
-    }
-    if let Some(tls) = tls {
-        o.set_transport(rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(tls)));
-    }
-    let (client, mut events) = AsyncClient::new(o, 256);
-    let link = Link { client: client.clone() };
+    let Connect { host, port, client_id, username, password, tls, shared, protocol } = to;
+    let endpoint = Endpoint {
+        host,
+        port,
+        client_id,
+        credentials: username.map(|u| (u, password.unwrap_or_default())),
+        tls,
+        keepalive: Duration::from_secs(30),
+        // One of several instances: a kept session would hold its share of the reports while it
+        // is down (the broker keeps assigning messages to it); a clean one leaves them to the others.
+        keep_session: !shared,
+        will: None,
+        max_packet: 4 * 1024 * 1024,
+        queue: 256,
+        protocol,
+    };
+    let (set_client, client) = watch::channel(None);
+    let link = Link { client };
     let publisher = link.clone();
     let (subscribed, ready) = tokio::sync::oneshot::channel();
     let mut subscribed = Some(subscribed);
     tokio::spawn(async move {
+        let (client, mut events, mut event) =
+            link::connect(&endpoint, Duration::from_millis(500), Duration::from_secs(30)).await;
+        set_client.send_replace(Some(client.clone()));
         let mut backoff = Duration::from_millis(500);
         loop {
-            match events.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+            match event {
+                Event::Connected { version, .. } => {
                     backoff = Duration::from_millis(500);
-                    tracing::info!("connected to the broker");
+                    tracing::info!(%version, "connected to the broker");
                     for filter in [
                         "outpost/v1/+/config/reported",
                         "outpost/v1/+/status",
@@ -131,22 +148,27 @@ pub async fn start(to: Connect, store: FleetStore, backups: crate::backups::Back
                         }
                     }
                 }
-                Ok(Event::Incoming(Packet::SubAck(_))) => {
+                Event::Subscribed => {
                     if let Some(tx) = subscribed.take() {
                         let _ = tx.send(());
                     }
                 }
-                Ok(Event::Incoming(Packet::Publish(p))) => {
+                Event::Message { topic, payload } => {
                     let (store, publisher, backups) = (store.clone(), publisher.clone(), backups.clone());
-                    tokio::spawn(async move { on_message(&store, &publisher, &backups, &p.topic, &p.payload).await });
+                    tokio::spawn(async move { on_message(&store, &publisher, &backups, &topic, &payload).await });
                 }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "broker connection lost");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                }
+                Event::Disconnected | Event::Other => {}
             }
+            event = loop {
+                match events.poll().await {
+                    Ok(e) => break e,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "broker connection lost");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(30));
+                    }
+                }
+            };
         }
     });
     if tokio::time::timeout(Duration::from_secs(10), ready).await.is_err() {

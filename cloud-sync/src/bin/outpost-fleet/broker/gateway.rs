@@ -40,6 +40,8 @@ pub enum GatewayError {
     Mqtt(String),
     #[error("TLS handshake or CONNECT not done within {0:?}")]
     Timeout(Duration),
+    #[error("MQTT protocol level {0} (only 3.1.1, level 4, is served)")]
+    Version(u8),
     #[error("the first packet was not a CONNECT")]
     NotConnect,
     #[error("packet type not sent by clients")]
@@ -61,6 +63,7 @@ pub struct Gateway {
     /// The password the internal broker accepts (never given to a box).
     pub secret: Arc<str>,
     pub store: FleetStore,
+    pub verified: Arc<super::verified::Verified>,
 }
 
 impl Gateway {
@@ -109,7 +112,19 @@ impl Gateway {
         let mut buf = BytesMut::with_capacity(4096);
         let first = tokio::time::timeout(HANDSHAKE, read_packet(&mut from_client, &mut buf))
             .await
-            .map_err(|_| GatewayError::Timeout(HANDSHAKE))??;
+            .map_err(|_| GatewayError::Timeout(HANDSHAKE));
+        let first = match first? {
+            Err(e) => {
+                // A CONNECT of another MQTT version (5) is answered so that the client can
+                // fall back to 3.1.1, as the protocol's version negotiation expects.
+                if let Some(level) = connect_level(&buf) {
+                    refuse_version(&mut to_client, level).await;
+                    return Err(GatewayError::Version(level));
+                }
+                return Err(e);
+            }
+            Ok(first) => first,
+        };
         let Some((Packet::Connect(mut connect), _)) = first else { return Err(GatewayError::NotConnect) };
         let login = connect.login.take();
         let decision = acl::connect(
@@ -130,10 +145,10 @@ impl Gateway {
             }
         };
         let password = login.map(|l| l.password).unwrap_or_default();
-        let store = self.store.clone();
+        let (store, verified) = (self.store.clone(), self.verified.clone());
         let box_id = id.as_str().to_owned();
         // PBKDF2 takes a while: off the async threads.
-        let ok = tokio::task::spawn_blocking(move || store.box_password_ok(&box_id, &password))
+        let ok = tokio::task::spawn_blocking(move || store.box_password_ok(&box_id, &password, &verified))
             .await
             .map_err(|e| GatewayError::Store(e.to_string()))?
             .map_err(|e| GatewayError::Store(e.to_string()))?;
@@ -205,6 +220,29 @@ async fn refuse<W: AsyncWrite + Unpin>(to_client: &mut W, code: ConnectReturnCod
     }
 }
 
+/// The protocol level of a CONNECT at the start of `buf` that is not 3.1.1 (level 4).
+fn connect_level(buf: &[u8]) -> Option<u8> {
+    if buf.first()? >> 4 != 1 {
+        return None;
+    }
+    // Fixed header: type byte, then a remaining length of 1-4 bytes (high bit = more).
+    let len_bytes = buf.iter().skip(1).take(4).position(|b| b & 0x80 == 0)? + 1;
+    let variable = buf.get(1 + len_bytes..)?;
+    // Protocol name "MQTT" (2-byte length + 4 bytes), then the level.
+    if variable.get(..6)? != [0, 4, b'M', b'Q', b'T', b'T'] {
+        return None;
+    }
+    variable.get(6).copied().filter(|level| *level != 4)
+}
+
+/// Refuses a CONNECT of protocol `level`: in that version's CONNACK for MQTT 5 (reason
+/// 0x84, Unsupported Protocol Version), else 3.1.1's return code 1.
+async fn refuse_version<W: AsyncWrite + Unpin>(to_client: &mut W, level: u8) {
+    let connack: &[u8] = if level == 5 { &[0x20, 0x03, 0x00, 0x84, 0x00] } else { &[0x20, 0x02, 0x00, 0x01] };
+    let _ = to_client.write_all(connack).await;
+    let _ = to_client.shutdown().await;
+}
+
 /// The next whole packet, decoded, with its bytes as they came (forwarded unchanged);
 /// `None` at a clean end of stream.
 async fn read_packet<R: AsyncRead + Unpin>(
@@ -214,10 +252,11 @@ async fn read_packet<R: AsyncRead + Unpin>(
     loop {
         match rumqttc::mqttbytes::check(buf.iter(), MAX_PACKET) {
             Ok(header) => {
-                let frame = buf.split_to(header.frame_length());
-                let packet =
-                    Packet::read(&mut frame.clone(), MAX_PACKET).map_err(|e| GatewayError::Mqtt(e.to_string()))?;
-                return Ok(Some((packet, frame)));
+                // Decoded from a copy first: a packet that does not decode stays in `buf`.
+                let len = header.frame_length();
+                let packet = Packet::read(&mut BytesMut::from(&buf[..len]), MAX_PACKET)
+                    .map_err(|e| GatewayError::Mqtt(e.to_string()))?;
+                return Ok(Some((packet, buf.split_to(len))));
             }
             Err(rumqttc::mqttbytes::Error::InsufficientBytes(_)) => {}
             Err(e) => return Err(GatewayError::Mqtt(e.to_string())),
@@ -268,6 +307,16 @@ mod tests {
             assert_eq!(&f2[..], &b[..]);
             assert!(read_packet(&mut r, &mut buf).await.unwrap().is_none());
         }
+    }
+
+    #[test]
+    fn an_mqtt5_connect_is_recognised_by_its_level() {
+        let v5 = [0x10, 0x10, 0, 4, b'M', b'Q', b'T', b'T', 5, 0x02, 0, 30, 0, 0, 2, b'b', b'1'];
+        assert_eq!(connect_level(&v5), Some(5));
+        let connect = rumqttc::mqttbytes::v4::Connect::new("b1");
+        assert_eq!(connect_level(&bytes_of(Packet::Connect(connect))), None, "3.1.1 is served");
+        assert_eq!(connect_level(&bytes_of(Packet::PingReq)), None);
+        assert_eq!(connect_level(&[0x10]), None);
     }
 
     #[test]

@@ -132,14 +132,27 @@ impl FleetStore {
     }
 
     /// Whether `password` is the broker password of `box_id`. An unknown box costs the same
-    /// time as a wrong password.
-    pub fn box_password_ok(&self, box_id: &str, password: &str) -> Result<bool, StoreError> {
+    /// time as a wrong password. `verified` skips the stretched check for a password that
+    /// passed it against the same stored hash before.
+    pub fn box_password_ok(
+        &self,
+        box_id: &str,
+        password: &str,
+        verified: &crate::broker::verified::Verified,
+    ) -> Result<bool, StoreError> {
         let hash: Option<String> = self
             .conn()?
             .query_row("SELECT password_hash FROM boxes WHERE box_id = ?1", [box_id], |r| r.get(0))
             .optional()?;
         Ok(match hash {
-            Some(h) => verify_password(password, &h),
+            Some(h) if verified.knows(box_id, &h, password) => true,
+            Some(h) => {
+                let ok = verify_password(password, &h);
+                if ok {
+                    verified.remember(box_id, &h, password);
+                }
+                ok
+            }
             None => {
                 verify_password(password, cloud_sync::password::decoy_hash());
                 false
@@ -152,6 +165,7 @@ impl FleetStore {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::broker::verified::Verified;
 
     fn store() -> (tempfile::TempDir, FleetStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -167,8 +181,9 @@ mod tests {
         let typed = claim.code.to_lowercase().replace('-', " ");
         let got = s.redeem_claim(&typed, 200).unwrap().unwrap();
         assert_eq!(got.box_id, claim.box_id);
-        assert!(s.box_password_ok(&got.box_id, &got.password).unwrap());
-        assert!(!s.box_password_ok(&got.box_id, "guess").unwrap());
+        let v = Verified::default();
+        assert!(s.box_password_ok(&got.box_id, &got.password, &v).unwrap());
+        assert!(!s.box_password_ok(&got.box_id, "guess", &v).unwrap());
         assert_eq!(s.redeem_claim(&claim.code, 201).unwrap().unwrap_err(), ClaimError::Invalid, "spent");
         assert_eq!(s.claim_views(10).unwrap()[0].used_at, Some(200));
     }
@@ -177,14 +192,18 @@ mod tests {
     fn a_replacement_takes_the_old_id_and_the_old_password_stops_working() {
         let (_d, s) = store();
         s.add_box("acme-1", "acme", "old-password", 1).unwrap();
-        assert!(s.box_password_ok("acme-1", "old-password").unwrap());
+        // One cache through it all, as in the gateway: a remembered old password must not
+        // outlive the replacement.
+        let v = Verified::default();
+        assert!(s.box_password_ok("acme-1", "old-password", &v).unwrap());
+        assert!(s.box_password_ok("acme-1", "old-password", &v).unwrap(), "from the cache");
         assert!(matches!(s.create_claim("acme", Some("nope"), "ops", 1).unwrap(), Err(ClaimError::UnknownBox(_))));
         let claim = s.create_claim("acme", Some("acme-1"), "ops", 10).unwrap().unwrap();
         assert_eq!(claim.box_id, "acme-1");
         let got = s.redeem_claim(&claim.code, 20).unwrap().unwrap();
         assert_eq!((got.box_id.as_str(), got.replaces.as_deref()), ("acme-1", Some("acme-1")));
-        assert!(!s.box_password_ok("acme-1", "old-password").unwrap());
-        assert!(s.box_password_ok("acme-1", &got.password).unwrap());
+        assert!(!s.box_password_ok("acme-1", "old-password", &v).unwrap());
+        assert!(s.box_password_ok("acme-1", &got.password, &v).unwrap());
     }
 
     #[test]
