@@ -102,7 +102,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let backups = crate::backup::local::Local { data_dir: config.data_dir.clone(), box_id: config.box_name() };
     state.backups = Some(backups.clone());
     tokio::spawn(crate::backup::local::schedule(store.clone(), backups, cancel.clone()));
-    let router = api::router_with(state, provisioning_routes(&config, &prov)?);
+    let extra = provisioning_routes(&config, &prov)?.merge(crate::ui::router(state.clone()));
+    let router = api::router_with(state, extra);
     // Signals are caught from here on: a SIGTERM right after the banner stops cleanly too.
     use tokio::signal::unix::{signal, SignalKind};
     let signals = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);

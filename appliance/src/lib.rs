@@ -19,8 +19,9 @@
 //! - `provision`: the phones' files over TFTP and HTTPS (docs/provisioning.md).
 //! - `tls`: the box certificate; `metrics`: Prometheus counters.
 //! - `sync`: the cloud-sync agent (MQTT; off without `[cloud] broker`).
+//! - `ui`: the local web UI under `/ui/` (docs/web-ui.md).
 //!
-//! Not built yet (see the README's status table): the web UI; cloud sync is partial (config
+//! Not built yet (see the README's status table): most of the web UI; cloud sync is partial (config
 //! only).
 
 pub mod api;
@@ -39,5 +40,6 @@ pub mod supervisor;
 pub mod sync;
 pub mod tls;
 pub mod trunk;
+pub mod ui;
 pub mod update;
 pub mod web;

@@ -22,7 +22,8 @@ use crate::store::admin::{Role, Session};
 
 const MAX_FAILURES: u32 = 5;
 const WINDOW: Duration = Duration::from_secs(300);
-const MIN_PASSWORD: usize = 10;
+/// Shortest admin password; the web UI's setup page asks the same.
+pub(crate) const MIN_PASSWORD: usize = 10;
 
 /// Failed logins per client address within a sliding window.
 #[derive(Default)]
@@ -31,18 +32,18 @@ pub struct LoginLimiter {
 }
 
 impl LoginLimiter {
-    fn blocked(&self, ip: IpAddr, now: Instant) -> bool {
+    pub(crate) fn blocked(&self, ip: IpAddr, now: Instant) -> bool {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         map.retain(|_, (_, since)| now.duration_since(*since) < WINDOW);
         map.get(&ip).is_some_and(|(n, _)| *n >= MAX_FAILURES)
     }
 
-    fn failed(&self, ip: IpAddr, now: Instant) {
+    pub(crate) fn failed(&self, ip: IpAddr, now: Instant) {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(ip).or_insert((0, now)).0 += 1;
     }
 
-    fn succeeded(&self, ip: IpAddr) {
+    pub(crate) fn succeeded(&self, ip: IpAddr) {
         self.failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&ip);
     }
 }

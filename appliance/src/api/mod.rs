@@ -34,6 +34,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 
 pub use auth::LoginLimiter;
+pub(crate) use auth::MIN_PASSWORD;
 pub use error::ApiError;
 
 use crate::metrics::{Kind, Metrics};

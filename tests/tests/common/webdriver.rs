@@ -144,6 +144,8 @@ impl Browser {
         .collect::<Vec<_>>();
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
+            // The box serves its self-signed certificate (the fleet is plain HTTP in tests).
+            "acceptInsecureCerts": true,
             "pageLoadStrategy": "normal",
             "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args},
         }}});

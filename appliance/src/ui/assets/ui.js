@@ -1,0 +1,77 @@
+// Outpost web UI: the only script, served from the box (no inline code: see the CSP).
+// Confirms forms that ask to (data-confirm), and keeps the dashboard live by polling
+// /ui/live.json every 2 s: the same cells (data-f) the server rendered, no full reload.
+"use strict";
+
+document.addEventListener("submit", (event) => {
+  const question = event.target.getAttribute("data-confirm");
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+  }
+});
+
+function badge(registered) {
+  const span = document.createElement("span");
+  span.className = registered ? "badge up" : "badge down";
+  span.setAttribute("data-f", "state");
+  span.textContent = registered ? "registered" : "unregistered";
+  return span;
+}
+
+function cell(text) {
+  const td = document.createElement("td");
+  td.textContent = text == null ? "" : String(text);
+  return td;
+}
+
+function fill(live) {
+  for (const key of ["registered", "unregistered", "calls", "leases", "mode", "last_backup"]) {
+    const el = document.querySelector(`#dashboard .tiles [data-f="${key}"]`);
+    if (el) el.textContent = String(live[key]);
+  }
+  const phones = document.querySelector("#phones tbody");
+  if (phones) {
+    phones.replaceChildren(...live.extensions.map((x) => {
+      const tr = document.createElement("tr");
+      tr.setAttribute("data-ext", `${x.tenant}/${x.number}`);
+      tr.append(cell(x.number), cell(x.name), cell(x.tenant));
+      const td = document.createElement("td");
+      td.appendChild(badge(x.registered));
+      tr.appendChild(td);
+      return tr;
+    }));
+  }
+  const trunks = document.querySelector("#trunks tbody");
+  if (trunks) {
+    trunks.replaceChildren(...live.trunks.map((t) => {
+      const tr = document.createElement("tr");
+      tr.append(cell(t.name), cell(t.tenant));
+      const td = document.createElement("td");
+      const span = document.createElement("span");
+      span.className = `badge ${t.state}`;
+      span.textContent = t.state;
+      td.appendChild(span);
+      tr.appendChild(td);
+      return tr;
+    }));
+  }
+  // The extensions page shows states too: update its badges in place.
+  for (const x of live.extensions) {
+    const row = document.querySelector(`#extensions tr[data-ext="${x.tenant}/${x.number}"] [data-f="state"]`);
+    if (row) row.replaceWith(badge(x.registered));
+  }
+}
+
+async function poll() {
+  try {
+    const resp = await fetch("/ui/live.json", { credentials: "same-origin", headers: { accept: "application/json" } });
+    if (resp.redirected || !resp.ok) return;
+    fill(await resp.json());
+  } catch (_) {
+    // The box restarting: try again at the next tick.
+  }
+}
+
+if (document.getElementById("dashboard") || document.getElementById("extensions")) {
+  setInterval(poll, 2000);
+}

@@ -1,0 +1,119 @@
+//! The box's local web UI under `/ui/`, served on the HTTPS listener beside the API:
+//! server-rendered pages (maud escapes every value), one style sheet and one script compiled
+//! into the binary, a Content-Security-Policy without inline code (docs/web-ui.md).
+//!
+//! It uses the API's admin accounts, sessions (the same `sessions` table, the token in a
+//! cookie instead of a bearer header) and login limiter, and writes through
+//! `Store::apply_site` under the API's write lock: one validation and one transaction, as
+//! `outpost config apply` and the REST API.
+//!
+//! # Layout
+//! - `session`: the login page, the session cookie, CSRF tokens, the guards `Admin`, `Setup`
+//!   and `Posted`.
+//! - `page`: the frame every page shares, notices, the refusal page.
+//! - `setup`: the first-boot page (new admin password, site name, time zone).
+//! - `dashboard`: the dashboard and its live JSON; `extensions`: list, add, edit, new secret.
+//! - `assets/`: `ui.css`, `ui.js` (polling the dashboard, confirmations).
+
+mod dashboard;
+mod extensions;
+mod page;
+mod session;
+mod setup;
+
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::api::AppState;
+use crate::site::SiteDoc;
+use crate::store::StoreError;
+
+const CSS: &str = include_str!("assets/ui.css");
+const JS: &str = include_str!("assets/ui.js");
+
+/// Why a page could not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum UiError {
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("the system random source failed")]
+    Random,
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        tracing::warn!(error = %self, "web UI request failed");
+        page::refused(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "The box could not do this; its log says why.")
+    }
+}
+
+/// The UI's routes, with the state applied, for `api::router_with`'s `extra`.
+pub fn router(state: AppState) -> Router<()> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/ui/") }))
+        .route("/ui", get(|| async { Redirect::to("/ui/") }))
+        .route("/ui/", get(dashboard::page))
+        .route("/ui/live.json", get(dashboard::live))
+        .route("/ui/login", get(session::login_page).post(session::login))
+        .route("/ui/logout", post(session::logout))
+        .route("/ui/setup", get(setup::page).post(setup::submit))
+        .merge(extensions::routes())
+        .route("/ui/assets/ui.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
+        .route("/ui/assets/ui.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))
+        .layer(middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+fn asset(kind: &'static str, text: &'static str) -> Response {
+    ([(CONTENT_TYPE, kind), (CACHE_CONTROL, "max-age=300")], text).into_response()
+}
+
+/// Every UI answer: only this origin's script and style (no inline code), no framing, no
+/// referrer, and not cached unless the route said otherwise (pages carry CSRF tokens).
+async fn security_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    );
+    h.insert(HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff"));
+    h.insert(HeaderName::from_static("x-frame-options"), HeaderValue::from_static("DENY"));
+    h.insert(HeaderName::from_static("referrer-policy"), HeaderValue::from_static("no-referrer"));
+    if !h.contains_key(CACHE_CONTROL) {
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+/// Edits the current site document and applies it as the REST API does (its write lock,
+/// `Store::apply_site`): the reasons of a refusal come back in words for the page.
+async fn apply(
+    app: &AppState,
+    actor: &str,
+    edit: impl FnOnce(&mut SiteDoc) -> Result<(), String>,
+) -> Result<Result<(), String>, UiError> {
+    let _one_writer = app.writes.lock().await;
+    let mut doc = app.store.call(|s| s.export_site()).await?;
+    if let Err(why) = edit(&mut doc) {
+        return Ok(Err(why));
+    }
+    let actor = format!("ui:{actor}");
+    match app.store.call(move |s| s.apply_site(doc, &actor)).await {
+        Ok(_) => Ok(Ok(())),
+        Err(StoreError::Site(e)) => Ok(Err(reasons(&e))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A site refusal as one sentence: `field: reason; field: reason`.
+fn reasons(e: &crate::site::SiteError) -> String {
+    let list = e.reasons();
+    if list.is_empty() {
+        return e.to_string();
+    }
+    list.iter().map(|r| format!("{}: {}", r.field, r.reason)).collect::<Vec<_>>().join("; ")
+}

@@ -1,0 +1,73 @@
+//! The frame every page shares (header, navigation, logout), notices, and the refusal page.
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use maud::{html, Markup, DOCTYPE};
+
+use super::session::Viewer;
+
+/// Which navigation entry is the current page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nav {
+    None,
+    Dashboard,
+    Extensions,
+}
+
+/// A whole page. Only the one style sheet and the one script: no inline code (see the CSP).
+/// The navigation shows only to an admin whose password is set.
+pub fn document(title: &str, viewer: Option<&Viewer>, nav: Nav, body: Markup) -> Html<String> {
+    let open = |n: Nav| if n == nav { "open" } else { "" };
+    Html(
+        html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (title) " · Outpost" }
+                    link rel="stylesheet" href="/ui/assets/ui.css";
+                    script src="/ui/assets/ui.js" defer {}
+                }
+                body {
+                    @if let Some(v) = viewer {
+                        header.top {
+                            a.brand href="/ui/" { "Outpost" }
+                            @if !v.must_change_password {
+                                nav.menu {
+                                    a class=(open(Nav::Dashboard)) href="/ui/" { "Dashboard" }
+                                    a class=(open(Nav::Extensions)) href="/ui/extensions" { "Extensions" }
+                                }
+                            }
+                            form.logout method="post" action="/ui/logout" {
+                                (csrf_field(v))
+                                span.who { (v.username) }
+                                button type="submit" { "Log out" }
+                            }
+                        }
+                    }
+                    (body)
+                }
+            }
+        }
+        .into_string(),
+    )
+}
+
+/// The hidden field every form of a signed-in page carries.
+pub fn csrf_field(viewer: &Viewer) -> Markup {
+    html! { input type="hidden" name="csrf" value=(viewer.csrf); }
+}
+
+/// A notice above a page's content.
+pub fn notice(ok: bool, text: &str) -> Markup {
+    html! { p class=(if ok { "notice ok" } else { "notice refused" }) role="status" { (text) } }
+}
+
+/// A short page saying why a request was refused.
+pub fn refused(code: StatusCode, why: &str) -> Response {
+    let body = html! {
+        main { section.card { h1 { "Not done" } p.notice.refused role="alert" { (why) } p { a href="/ui/" { "Back to the dashboard" } } } }
+    };
+    (code, document("Refused", None, Nav::None, body)).into_response()
+}
