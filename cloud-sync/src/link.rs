@@ -97,8 +97,14 @@ impl ClientError {
 #[derive(Debug)]
 pub enum Event {
     /// The broker accepted the connection.
-    Connected { session_present: bool, version: Version },
-    Message { topic: String, payload: Vec<u8> },
+    Connected {
+        session_present: bool,
+        version: Version,
+    },
+    Message {
+        topic: String,
+        payload: Vec<u8>,
+    },
     /// A SUBSCRIBE was acknowledged.
     Subscribed,
     /// The DISCONNECT asked for has gone out.
@@ -259,7 +265,13 @@ pub fn open(endpoint: &Endpoint, version: Version) -> (Client, Connection) {
             }
             if let Some(w) = &endpoint.will {
                 let qos = v5::mqttbytes::QoS::AtLeastOnce;
-                o.set_last_will(v5::mqttbytes::v5::LastWill::new(w.topic.clone(), w.payload.clone(), qos, w.retain, None));
+                o.set_last_will(v5::mqttbytes::v5::LastWill::new(
+                    w.topic.clone(),
+                    w.payload.clone(),
+                    qos,
+                    w.retain,
+                    None,
+                ));
             }
             if let Some(tls) = &endpoint.tls {
                 o.set_transport(rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Rustls(tls.clone())));
@@ -304,11 +316,7 @@ pub fn next_version(protocol: Protocol, tried: Version, answered: bool) -> Versi
 /// Connects, trying versions as [`Protocol`] says, until a broker accepts; retries forever
 /// with `backoff` doubling up to `max_backoff` (the caller bounds it with a select if needed).
 /// Returns the accepted connection with the event `Connected` already taken from it.
-pub async fn connect(
-    endpoint: &Endpoint,
-    mut backoff: Duration,
-    max_backoff: Duration,
-) -> (Client, Connection, Event) {
+pub async fn connect(endpoint: &Endpoint, mut backoff: Duration, max_backoff: Duration) -> (Client, Connection, Event) {
     let mut version = match endpoint.protocol {
         Protocol::V311 => Version::V311,
         Protocol::Auto | Protocol::V5 => Version::V5,

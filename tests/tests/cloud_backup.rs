@@ -210,3 +210,32 @@ fn a_restore_command_brings_back_the_state_of_the_backup() {
     let again = start_box(&broker, data);
     assert_eq!(exported(&again), at_backup);
 }
+
+/// Two fleet instances on one broker share the box's backup (Mosquitto hands each chunk of the
+/// shared subscription to one of them), and the one store ends up with the backup whole.
+#[test]
+fn two_fleet_instances_share_a_backup_and_store_it_whole() {
+    let broker = Mosquitto::start(&[("b1", "pw-b1")]);
+    let data = tempfile::tempdir().unwrap();
+    let one = Fleet::start_instance(&broker, "one", data.path());
+    let two = Fleet::start_instance(&broker, "two", data.path());
+    let outpost = start_box(&broker, tempfile::tempdir().unwrap());
+    wait_online(&one);
+    let db = outpost.data_dir().join("outpost.db");
+    let fill =
+        "CREATE TABLE filler (b BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60) \
+                INSERT INTO filler SELECT randomblob(65536) FROM n;";
+    let out = std::process::Command::new("sqlite3").arg(&db).arg(fill).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let id = send(&one, json!({"type": "backup_now"}));
+    let r = result(&two, &id, Duration::from_secs(120));
+    assert_eq!(r["outcome"]["result"], "done", "{r}");
+    let list = backups(&two);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert!(list[0]["chunks"].as_u64().unwrap() > 10, "{list:?}");
+    assert_eq!((&list[0]["complete"], &list[0]["have"]), (&json!(true), &list[0]["chunks"]), "{list:?}");
+    let file = outpost.data_dir().join("from-the-fleet.outpost-backup");
+    download(&one, "latest", &file);
+    verify(&outpost, &file);
+}

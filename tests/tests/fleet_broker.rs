@@ -64,6 +64,38 @@ fn a_box_gets_its_config_through_the_embedded_broker() {
 }
 
 #[test]
+fn edits_on_both_sides_while_apart_surface_as_a_conflict_and_the_box_keeps_its_own() {
+    let (fleet, url) = fleet_with(&[("b1", "pw-b1-long")], &[]);
+    let outpost = start_box(&url, "b1", "pw-b1-long", None);
+    fleet.wait_state("b1", "a first report", |s| s["reported"]["revision"] == 1);
+    let t = outpost.admin_token(PASSWORD);
+    let (_, site) = outpost.json("GET", "/api/v1/site", Some(&t), None);
+
+    // The fleet (and its broker) goes away; the site admin edits on the box meanwhile.
+    let data = fleet.kill();
+    let mut local = site.clone();
+    local["site"]["name"] = json!("Edited on the box");
+    let (code, body) = outpost.json("PUT", "/api/v1/site", Some(&t), Some(&local.to_string()));
+    assert_eq!((code, &body["revision"]), (200, &json!(2)), "{body}");
+
+    // Back on the same address; the operator edits revision 1 too.
+    let listen = url.trim_start_matches("mqtt://");
+    let (fleet, _) = Fleet::start_embedded_at(data, listen, &[]);
+    let mut cloud = site.clone();
+    cloud["site"]["name"] = json!("Edited in the cloud");
+    let push = json!({"base_revision": 1, "document": cloud, "author": "ops@fleet"});
+    let (code, body) = fleet.call("POST", "/api/v1/boxes/b1/config", Some(&push));
+    assert_eq!(code, 202, "{body}");
+
+    let state = fleet.wait_state("b1", "the conflict", |s| s["reported"]["outcome"]["result"] == "conflict");
+    assert_eq!(state["reported"]["outcome"]["current_revision"], 2, "{state}");
+    assert_eq!(state["reported"]["document"]["site"]["name"], "Edited on the box", "{state}");
+    let out = outpost.cli(&["config", "export"]);
+    let export = String::from_utf8_lossy(&out.stdout);
+    assert!(export.contains("Edited on the box") && !export.contains("Edited in the cloud"), "{export}");
+}
+
+#[test]
 fn a_box_connects_over_tls_with_the_generated_certificate() {
     let (fleet, url) = fleet_with(&[("b1", "pw-b1-long")], &["--mqtt-tls"]);
     assert!(url.starts_with("mqtts://127.0.0.1:"), "{url}");

@@ -16,11 +16,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cloud_sync::backup::{part, Ack, KeyEscrow};
+use cloud_sync::link::Client;
 use cloud_sync::{
     decode, encode, BoxId, BoxState, Command, CommandKind, CommandOutcome, CommandResult, Desired, Ledger, Reported,
     Status, Telemetry, Topic, SCHEMA,
 };
-use cloud_sync::link::Client;
 use rumqttc::QoS;
 use tokio::sync::{mpsc, Mutex};
 use tokio_util::sync::CancellationToken;
@@ -351,12 +351,7 @@ async fn start_upload(
     Ok(())
 }
 
-async fn on_ack(
-    agent: &Agent,
-    client: &Client,
-    active: &mut Option<Active>,
-    payload: &[u8],
-) -> Result<(), SyncError> {
+async fn on_ack(agent: &Agent, client: &Client, active: &mut Option<Active>, payload: &[u8]) -> Result<(), SyncError> {
     let ack: Ack = match decode(payload) {
         Ok(a) => a,
         Err(e) => {
@@ -425,12 +420,7 @@ async fn offer_latest(agent: &Agent, client: &Client, active: &mut Option<Active
     }
 }
 
-async fn finish_command(
-    agent: &Agent,
-    client: &Client,
-    id: &str,
-    outcome: CommandOutcome,
-) -> Result<(), SyncError> {
+async fn finish_command(agent: &Agent, client: &Client, id: &str, outcome: CommandOutcome) -> Result<(), SyncError> {
     let result = CommandResult::new(id, outcome);
     agent.ledger.lock().await.record(result.clone());
     tracing::info!(command = id, outcome = ?result.outcome, "command answered");

@@ -72,6 +72,15 @@ impl Fleet {
     }
 }
 
+impl Fleet {
+    /// Kills the process (SIGKILL: no goodbye) and hands back its data directory.
+    pub fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.data, tempfile::tempdir().unwrap())
+    }
+}
+
 impl Drop for Fleet {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -84,7 +93,12 @@ impl Fleet {
     /// Starts `outpost-fleet run` on `data` with the embedded broker and `extra` arguments
     /// (e.g. `--mqtt-tls`); returns it and the gateway's URL (`mqtt://…` or `mqtts://…`).
     pub fn start_embedded(data: tempfile::TempDir, extra: &[&str]) -> (Fleet, String) {
-        let args = [&["--mqtt-listen", "127.0.0.1:0"], extra].concat();
+        Fleet::start_embedded_at(data, "127.0.0.1:0", extra)
+    }
+
+    /// As `start_embedded`, with the gateway on `listen` (a restart on the same port).
+    pub fn start_embedded_at(data: tempfile::TempDir, listen: &str, extra: &[&str]) -> (Fleet, String) {
+        let args = [&["--mqtt-listen", listen], extra].concat();
         let (child, api, mqtt) = spawn(&args, data.path(), Some("outpost-fleet MQTT on "));
         (Fleet { child, api, data, token: std::sync::OnceLock::new() }, mqtt.expect("the MQTT line"))
     }

@@ -34,9 +34,7 @@ impl Verified {
     /// Whether `password` was verified against `stored_hash` for `box_id` before.
     pub fn knows(&self, box_id: &str, stored_hash: &str, password: &str) -> bool {
         let Ok(entries) = self.entries.lock() else { return false };
-        entries.get(box_id).is_some_and(|e| {
-            e.stored_hash == stored_hash && ring_eq(&e.digest, &of(password))
-        })
+        entries.get(box_id).is_some_and(|e| e.stored_hash == stored_hash && ring_eq(&e.digest, &of(password)))
     }
 
     /// Notes a password that passed the stretched check.

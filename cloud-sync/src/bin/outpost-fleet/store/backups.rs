@@ -55,7 +55,7 @@ impl FleetStore {
 
     pub fn set_backup_progress(&self, id: &str, have: u32, complete: bool, now: i64) -> Result<(), StoreError> {
         self.conn()?.execute(
-            "UPDATE backups SET have = max(have, ?2), complete = ?3, received_at = ?4 WHERE id = ?1",
+            "UPDATE backups SET have = max(have, ?2), complete = complete OR ?3, received_at = ?4 WHERE id = ?1",
             params![id, have, complete, now],
         )?;
         Ok(())
