@@ -292,6 +292,7 @@ fn banner(
     let mut b = String::new();
     let _ = writeln!(b, "Outpost {} is running", env!("CARGO_PKG_VERSION"));
     let _ = writeln!(b, "  Admin API:   https://{host}:{}/api/v1/health", api.port());
+    let _ = writeln!(b, "  Web UI:      https://{host}:{}/ui/", api.port());
     let _ = writeln!(b, "  Certificate: {} (SHA-256 {})", identity.cert_path.display(), identity.fingerprint());
     let listening: Vec<String> = [("udp", config.sip.udp), ("tcp", config.sip.tcp), ("tls", config.sip.tls)]
         .iter()

@@ -64,6 +64,26 @@ fn a_box_gets_its_config_through_the_embedded_broker() {
 }
 
 #[test]
+fn a_bad_document_pushed_through_the_embedded_broker_is_rejected_whole_with_reasons() {
+    let (fleet, url) = fleet_with(&[("b1", "pw-b1-long")], &[]);
+    let outpost = start_box(&url, "b1", "pw-b1-long", None);
+    fleet.wait_state("b1", "a first report", |s| s["reported"]["revision"] == 1);
+    let before = outpost.cli(&["config", "export"]).stdout;
+    let t = outpost.admin_token(PASSWORD);
+    let (_, mut site) = outpost.json("GET", "/api/v1/site", Some(&t), None);
+    site["site"]["name"] = json!("Would be renamed");
+    site["tenants"][0]["extensions"] = json!([{"number": "101", "name": "Alice", "secret": "short"}]);
+    let push = json!({"base_revision": 1, "document": site, "author": "ops@fleet"});
+    let (code, body) = fleet.call("POST", "/api/v1/boxes/b1/config", Some(&push));
+    assert_eq!(code, 202, "{body}");
+    let state = fleet.wait_state("b1", "a rejection", |s| s["reported"]["outcome"]["result"] == "rejected");
+    let reasons = state["reported"]["outcome"]["reasons"].to_string();
+    assert!(reasons.contains("extensions[0].secret"), "{state}");
+    assert_eq!(state["reported"]["revision"], 1, "{state}");
+    assert_eq!(outpost.cli(&["config", "export"]).stdout, before, "nothing of the document was applied");
+}
+
+#[test]
 fn edits_on_both_sides_while_apart_surface_as_a_conflict_and_the_box_keeps_its_own() {
     let (fleet, url) = fleet_with(&[("b1", "pw-b1-long")], &[]);
     let outpost = start_box(&url, "b1", "pw-b1-long", None);
