@@ -1,7 +1,9 @@
 //! The box's local web UI end to end in headless Chromium (Debian `chromium` and
 //! `chromium-driver`, driven by `common::webdriver`) against a real `outpost` with SIP on
-//! loopback, and a sipp phone. Screenshots of each main page go to `target/screenshots/`, and
-//! to `docs/screenshots/` with `OUTPOST_UPDATE_SCREENSHOTS=1`.
+//! loopback, and a sipp phone; phones made discovered, and provisioned, by curl over `/prov/`;
+//! the route tester against a site with a trunk and an outbound route. Screenshots of each
+//! main page go to `target/screenshots/`, and to `docs/screenshots/` with
+//! `OUTPOST_UPDATE_SCREENSHOTS=1`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -270,7 +272,7 @@ fn an_admin_sets_up_the_box_in_the_browser_and_sees_a_new_phone_register() {
 fn pages_need_a_login_and_carry_a_strict_content_security_policy() {
     let dir = tempfile::tempdir().unwrap();
     let outpost = start_box(dir.path());
-    for path in ["/ui/", "/ui/extensions", "/ui/setup", "/ui/live.json"] {
+    for path in ["/ui/", "/ui/extensions", "/ui/setup", "/ui/live.json", "/ui/phones", "/ui/routes"] {
         let (code, head) = curl(&outpost, "GET", path, None, None);
         assert_eq!(code, 303, "{path}: {head}");
         assert!(head.to_lowercase().contains("location: /ui/login"), "{path}: {head}");
@@ -304,4 +306,153 @@ fn pages_need_a_login_and_carry_a_strict_content_security_policy() {
     assert_eq!(outpost.curl("POST", "/api/v1/login", None, Some(&body)).0, 429, "the API shares the limit");
     // The API is unchanged beside the UI.
     assert_eq!(outpost.curl("GET", "/api/v1/health", None, None).0, 200);
+}
+
+/// A site with a trunk and an outbound route, for the phones and routes pages. The trunk is
+/// probed rarely, so it stays usable ("unknown") for the length of a test.
+const ROUTED_SITE: &str = r#"
+schema = 1
+[site]
+name = "routed"
+
+[[tenants]]
+name = "acme"
+domains = ["acme.pbx.local"]
+
+[[tenants.extensions]]
+number = "201"
+name = "Front desk"
+secret = "front-desk-201-secret"
+
+[[tenants.extensions]]
+number = "202"
+name = "Workshop"
+secret = "workshop-202-secret"
+
+[[tenants.trunks]]
+name = "pstn"
+role = "fallback"
+host = "127.0.0.1"
+port = 9
+transport = "udp"
+[tenants.trunks.health]
+probe_interval = 300
+
+[[tenants.outbound_routes]]
+name = "national"
+pattern = "0Z."
+trunks = ["pstn"]
+strip = 1
+prepend = "+49"
+"#;
+
+/// A box with `ROUTED_SITE`, its admin password set through the API, and a browser logged in.
+fn routed_box(dir: &Path) -> (Outpost, Browser) {
+    let site = dir.join("site.toml");
+    std::fs::write(&site, ROUTED_SITE).unwrap();
+    let options = Options { sip: true, sip_config: "allowlist = [\"127.0.0.0/8\"]\n".to_owned(), site: Some(site) };
+    let outpost = Outpost::start_with(tempfile::tempdir().unwrap(), &options);
+    outpost.admin_token(PASSWORD);
+    let browser = Browser::start();
+    log_in(&browser, &outpost, PASSWORD);
+    wait_until(BOUND, "the dashboard", || browser.try_find("#dashboard"));
+    (outpost, browser)
+}
+
+/// A phone's fetch of `file` over the box's provisioning URL: (status, body).
+fn provisioning_fetch(outpost: &Outpost, file: &str, user_agent: &str) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20", "-w", "\n%{http_code}", "-A", user_agent, "--cacert"])
+        .arg(outpost.cert())
+        .arg(outpost.url(&format!("/prov/{file}")))
+        .output()
+        .expect("curl");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.parse().unwrap(), body.to_owned())
+}
+
+#[test]
+fn an_admin_adopts_a_discovered_phone_in_the_browser_and_its_file_carries_the_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let (outpost, browser) = routed_box(dir.path());
+    // Two phones the site does not list ask for their files: both are recorded as discovered.
+    let (mac, file, ua) = ("80:5e:c0:aa:bb:01", "805ec0aabb01.cfg", "Yealink SIP-T54W 96.86.0.100 80:5e:c0:aa:bb:01");
+    assert_eq!(provisioning_fetch(&outpost, file, ua).0, 404, "unknown until adopted");
+    let other = "00:0b:82:aa:bb:02";
+    assert_eq!(provisioning_fetch(&outpost, "cfg000b82aabb02.xml", "curl").0, 404);
+
+    browser.goto(&outpost.url("/ui/phones"));
+    let row = format!("#discovered tr[data-mac=\"{mac}\"]");
+    let seen = wait_until(BOUND, "the phone waiting for adoption", || browser.try_text(&row));
+    assert!(seen.contains("yealink") && seen.contains("SIP-T54W"), "the vendor and model guessed: {seen}");
+    assert!(browser.try_find(&format!("#discovered tr[data-mac=\"{other}\"]")).is_some());
+    assert!(browser.try_find(&format!("#site-phones tr[data-mac=\"{mac}\"]")).is_none());
+
+    // Adopt it onto 202 in one click (the vendor preselected from the guess).
+    browser.find(&format!("{row} select[name=line] option[value=\"acme/202\"]")).click();
+    browser.find(&format!("{row} button[type=submit]")).click();
+    let done = wait_until(BOUND, "the adoption", || browser.try_text("#phones-page .notice.ok"));
+    assert!(done.contains("adopted onto extension 202"), "{done}");
+    let phone = format!("#site-phones tr[data-mac=\"{mac}\"]");
+    assert_eq!(browser.find(&format!("{phone} [data-f=extension]")).text(), "202");
+    assert_eq!(browser.find(&format!("{phone} [data-f=last-fetch]")).text(), "never");
+    assert!(browser.try_find(&row).is_none(), "no longer waiting");
+
+    // The phone's next fetch gets its account: the extension and its secret.
+    let (code, body) = provisioning_fetch(&outpost, file, ua);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("account.1.user_name = 202"), "{body}");
+    assert!(body.contains("workshop-202-secret"), "{body}");
+    browser.goto(&outpost.url("/ui/phones"));
+    let fetched = wait_until(BOUND, "the last fetch", || {
+        browser.try_text(&format!("{phone} [data-f=last-fetch]")).filter(|t| t != "never")
+    });
+    assert!(fetched.contains("over https from 127.0.0.1"), "{fetched}");
+    screenshot(&browser, "box-phones");
+
+    // Re-provision: the phone is not registered, so there is nobody to tell, and the page says so.
+    browser.find(&format!("{phone} form.reprovision button")).click();
+    browser.accept_alert();
+    let refused = wait_until(BOUND, "the re-provision answer", || browser.try_text("#phones-page .notice.refused"));
+    assert!(refused.contains("registered over UDP"), "{refused}");
+
+    // CSRF: the session cookie alone adopts nothing.
+    let cookie = browser.cookies().iter().find(|c| c["name"] == "outpost_session").unwrap()["value"].clone();
+    let path = format!("/ui/phones/{other}/adopt");
+    let (code, _) = curl(&outpost, "POST", &path, cookie.as_str(), Some("line=acme%2F201"));
+    assert_eq!(code, 403);
+    let login = format!(r#"{{"username":"admin","password":"{PASSWORD}"}}"#);
+    let (_, session) = outpost.json("POST", "/api/v1/login", None, Some(&login));
+    let token = session["token"].as_str().unwrap().to_owned();
+    let (_, found) = outpost.json("GET", "/api/v1/devices/discovered", Some(&token), None);
+    assert!(found.as_array().unwrap().iter().any(|d| d["mac"] == other), "still waiting: {found}");
+}
+
+#[test]
+fn the_route_tester_shows_the_route_and_trunk_of_a_number_and_no_route_for_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let (outpost, browser) = routed_box(dir.path());
+    browser.goto(&outpost.url("/ui/routes"));
+    let tables = wait_until(BOUND, "the routes", || browser.try_text("[data-tenant=acme] table.outbound"));
+    assert!(tables.contains("national") && tables.contains("0Z.") && tables.contains("pstn"), "{tables}");
+
+    browser.find("#route-test select[name=from] option[value=\"acme/201\"]").click();
+    type_into(&browser, "#route-test input[name=number]", "0301234567");
+    browser.find("#route-test button[type=submit]").click();
+    let headline = wait_until(BOUND, "the decision", || browser.try_text("#route-result [data-f=headline]"));
+    assert_eq!(headline, "Out over a trunk");
+    assert_eq!(browser.find("#route-trunks [data-f=trunk]").text(), "pstn");
+    assert!(browser.find("#route-trunks").text().contains("+49301234567"), "strip and prepend applied");
+    let why = browser.find("#route-result [data-f=why]").text();
+    assert!(why.contains("outbound route national"), "{why}");
+    screenshot(&browser, "box-routes");
+
+    type_into(&browser, "#route-test input[name=number]", "555");
+    browser.find("#route-test button[type=submit]").click();
+    wait_until(BOUND, "no route", || {
+        browser.try_text("#route-result [data-f=headline]").filter(|h| h == "No route (404)")
+    });
+    assert!(browser.find("#route-result [data-f=why]").text().contains("555"));
+    assert!(browser.try_find("#route-trunks").is_none());
 }

@@ -2,7 +2,8 @@
 //! their adoption into a tenant, and the bans of the provisioning scan guard.
 //!
 //! Adoption is an ordinary write of the site config: the device is added to the tenant's
-//! devices and the document applied whole, with the same validation as any other change.
+//! devices (`provision::adopt`, which the web UI's phones page uses too) and the document
+//! applied whole, with the same validation as any other change.
 
 use std::net::IpAddr;
 
@@ -16,8 +17,9 @@ use super::auth::Admin;
 use super::error::JsonBody;
 use super::resources::write;
 use super::{ApiError, AppState};
+use crate::provision::adopt::{self, AdoptError};
 use crate::provision::guard::Ban;
-use crate::site::{self, Device, Vendor};
+use crate::site::{Device, Vendor};
 use crate::store::discovered::Discovered;
 
 pub fn routes() -> Router<AppState> {
@@ -47,37 +49,23 @@ async fn adopt(
     Path(mac): Path<String>,
     JsonBody(req): JsonBody<Adopt>,
 ) -> Result<(StatusCode, Json<Device>), ApiError> {
-    let mac = site::normalize_mac(&mac).ok_or_else(|| ApiError::BadRequest(format!("`{mac}` is not a MAC address")))?;
-    let found = app.store.call(|s| s.discovered()).await?.into_iter().find(|d| d.mac == mac);
-    let Some(found) = found else {
-        return Err(ApiError::NotFound(format!("no discovered device {mac}")));
-    };
-    let vendor = match req.vendor {
-        Some(v) => v,
-        None => Vendor::ALL.into_iter().find(|v| v.as_str() == found.vendor_guess).ok_or_else(|| {
-            ApiError::BadRequest(format!("the vendor of {mac} is not known: give one (\"vendor\": \"yealink\", …)"))
-        })?,
-    };
-    let device = Device {
-        mac: mac.clone(),
-        vendor,
-        model: req.model.unwrap_or(found.model_guess),
-        extension: Some(req.extension),
-    };
+    let mac = adopt::mac(&mac)?;
+    let discovered = app.store.call(|s| s.discovered()).await?;
+    let device = adopt::device(&discovered, &mac, req.extension, req.vendor, req.model)?;
     let added = device.clone();
     let tenant = req.tenant;
-    write(&app, &admin, move |doc| {
-        let t = doc
-            .tenants
-            .iter_mut()
-            .find(|t| t.name == tenant)
-            .ok_or_else(|| ApiError::NotFound(format!("no tenant `{tenant}`")))?;
-        t.devices.push(added);
-        Ok(())
-    })
-    .await?;
+    write(&app, &admin, move |doc| Ok(adopt::add(doc, &tenant, added)?)).await?;
     tracing::info!(%mac, by = %admin.0.username, "discovered device adopted");
     Ok((StatusCode::CREATED, Json(device)))
+}
+
+impl From<AdoptError> for ApiError {
+    fn from(e: AdoptError) -> ApiError {
+        match e {
+            AdoptError::NotAMac(_) | AdoptError::UnknownVendor(_) => ApiError::BadRequest(e.to_string()),
+            AdoptError::NotDiscovered(_) | AdoptError::NoTenant(_) => ApiError::NotFound(e.to_string()),
+        }
+    }
 }
 
 fn provisioning(app: &AppState) -> Result<&std::sync::Arc<crate::provision::service::Provisioner>, ApiError> {

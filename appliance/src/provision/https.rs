@@ -92,6 +92,7 @@ async fn fetch(
                     return refused;
                 }
                 tracing::info!(client = %ip, mac = %phone.mac, file, "provisioning: device file served");
+                prov.fetched(&phone.mac, "https", ip).await;
             }
             prov.count("https", if phone.is_some() { "device" } else { "common" });
             file_response(rendered, &headers)

@@ -4,10 +4,12 @@
 //! Layout: the pure side is `identify` (vendor and model from option 60, OUI, User-Agent),
 //! `files` (which vendor, file and MAC a requested path names), `phone` (a device's settings
 //! taken from the site config), `render` (the vendor templates), `decide` (what a request
-//! comes to), `guard` (MAC-scan bans), `checksync::to_notify` (which phones hear of a change).
+//! comes to), `guard` (MAC-scan bans), `checksync::to_notify` (which phones hear of a change),
+//! `adopt` (the device an adoption adds).
 //! The drivers are `tftp`, `https` (with `uploads`) and `checksync::run`; `service` holds what
 //! they share.
 
+pub mod adopt;
 pub mod checksync;
 pub mod decide;
 pub mod files;

@@ -94,6 +94,14 @@ impl Provisioner {
         }
     }
 
+    /// Records that a listed phone fetched its device file (the phones page's "last fetch").
+    pub async fn fetched(&self, mac: &str, via: &'static str, client: IpAddr) {
+        let (mac, client) = (mac.to_owned(), client.to_string());
+        if let Err(e) = self.store.call(move |s| s.record_fetch(&mac, via, &client)).await {
+            tracing::error!(error = %e, "cannot record a device file fetch");
+        }
+    }
+
     pub fn count(&self, via: &'static str, outcome: &str) {
         self.metrics.inc("outpost_provision_requests_total", &[("via", via), ("outcome", outcome)]);
     }

@@ -116,6 +116,9 @@ async fn read(prov: &Provisioner, client: SocketAddr, path: &str) -> Result<Vec<
             let kind = if phone.is_some() { "device" } else { "common" };
             prov.count("tftp", kind);
             tracing::info!(%client, path, kind, secrets, "TFTP file served");
+            if let Some(phone) = phone.as_deref() {
+                prov.fetched(&phone.mac, "tftp", ip).await;
+            }
             Ok(rendered.body)
         }
         Decision::NoSuchFile if escapes(path) => {

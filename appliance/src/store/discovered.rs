@@ -1,5 +1,6 @@
 //! Devices seen on the network (by DHCP, TFTP or HTTPS) that the site config does not list yet:
-//! the admin's list of phones waiting for adoption.
+//! the admin's list of phones waiting for adoption; and the last fetch of each listed phone's
+//! device file, which tells the admin that a phone really took its configuration.
 
 use rusqlite::params;
 use serde::Serialize;
@@ -15,6 +16,18 @@ pub struct Discovered {
     pub seen_by: String,
     pub first_seen: i64,
     pub last_seen: i64,
+}
+
+/// The last time a phone fetched its device file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fetch {
+    pub mac: String,
+    /// Unix seconds.
+    pub at: i64,
+    /// `tftp` or `https`.
+    pub via: String,
+    /// The address it came from.
+    pub client: String,
 }
 
 impl Store {
@@ -52,6 +65,25 @@ impl Store {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    /// Records that `mac` fetched its device file now (one row per phone: the latest).
+    pub fn record_fetch(&self, mac: &str, via: &str, client: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO device_fetches (mac, at, via, client) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (mac) DO UPDATE SET at = excluded.at, via = excluded.via, client = excluded.client",
+            params![mac, unix_now(), via, client],
+        )?;
+        Ok(())
+    }
+
+    /// The last device-file fetch of every phone that made one.
+    pub fn fetches(&self) -> Result<Vec<Fetch>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT mac, at, via, client FROM device_fetches ORDER BY mac")?;
+        let rows =
+            stmt.query_map([], |r| Ok(Fetch { mac: r.get(0)?, at: r.get(1)?, via: r.get(2)?, client: r.get(3)? }))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
 }
 
 #[cfg(test)]
@@ -73,5 +105,15 @@ mod tests {
         s.apply_site(crate::site::from_toml(include_str!("../../../examples/site.toml")).unwrap(), "t").unwrap();
         let macs: Vec<String> = s.discovered().unwrap().into_iter().map(|d| d.mac).collect();
         assert_eq!(macs, vec!["00:0b:82:aa:bb:cc"], "80:5e:c0:11:22:33 is in the example site, so adopted");
+    }
+
+    #[test]
+    fn a_phone_keeps_only_its_latest_fetch() {
+        let s = Store::open_in_memory(SecretBox::from_key(&[1; 32])).unwrap();
+        s.record_fetch("80:5e:c0:11:22:33", "tftp", "192.0.2.10").unwrap();
+        s.record_fetch("80:5e:c0:11:22:33", "https", "192.0.2.11").unwrap();
+        let list = s.fetches().unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!((list[0].via.as_str(), list[0].client.as_str()), ("https", "192.0.2.11"));
     }
 }

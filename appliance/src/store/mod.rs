@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_cdrs.sql"),
     include_str!("migrations/0005_templates.sql"),
     include_str!("migrations/0006_trunks.sql"),
+    include_str!("migrations/0007_device_fetches.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -13,11 +13,15 @@
 //! - `page`: the frame every page shares, notices, the refusal page.
 //! - `setup`: the first-boot page (new admin password, site name, time zone).
 //! - `dashboard`: the dashboard and its live JSON; `extensions`: list, add, edit, new secret.
+//! - `phones`: discovered devices and their adoption, the site's phones, last fetch,
+//!   re-provision; `routes`: the routes, read-only, and the route tester.
 //! - `assets/`: `ui.css`, `ui.js` (polling the dashboard, confirmations).
 
 mod dashboard;
 mod extensions;
 mod page;
+mod phones;
+mod routes;
 mod session;
 mod setup;
 
@@ -62,6 +66,8 @@ pub fn router(state: AppState) -> Router<()> {
         .route("/ui/logout", post(session::logout))
         .route("/ui/setup", get(setup::page).post(setup::submit))
         .merge(extensions::routes())
+        .merge(phones::routes())
+        .merge(routes::routes())
         .route("/ui/assets/ui.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route("/ui/assets/ui.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))
         .layer(middleware::map_response(security_headers))

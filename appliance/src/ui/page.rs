@@ -12,6 +12,8 @@ pub enum Nav {
     None,
     Dashboard,
     Extensions,
+    Phones,
+    Routes,
 }
 
 /// A whole page. Only the one style sheet and the one script: no inline code (see the CSP).
@@ -37,6 +39,8 @@ pub fn document(title: &str, viewer: Option<&Viewer>, nav: Nav, body: Markup) ->
                                 nav.menu {
                                     a class=(open(Nav::Dashboard)) href="/ui/" { "Dashboard" }
                                     a class=(open(Nav::Extensions)) href="/ui/extensions" { "Extensions" }
+                                    a class=(open(Nav::Phones)) href="/ui/phones" { "Phones" }
+                                    a class=(open(Nav::Routes)) href="/ui/routes" { "Routes" }
                                 }
                             }
                             form.logout method="post" action="/ui/logout" {
