@@ -240,17 +240,10 @@ impl Connection {
             },
         }
     }
-
-    pub fn version(&self) -> Version {
-        match self {
-            Connection::V5(_) => Version::V5,
-            Connection::V311(_) => Version::V311,
-        }
-    }
 }
 
 /// A client of `version` (nothing is sent until the connection is polled).
-pub fn open(endpoint: &Endpoint, version: Version) -> (Client, Connection) {
+fn open(endpoint: &Endpoint, version: Version) -> (Client, Connection) {
     match version {
         Version::V5 => {
             let mut o = v5::MqttOptions::new(endpoint.client_id.clone(), endpoint.host.clone(), endpoint.port);

@@ -11,6 +11,11 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 const PBKDF2_ITERATIONS: u32 = 100_000;
 
+/// Equality that takes the same time wherever the first difference is (tokens, digests).
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// The system's random source failed: nothing safe can be made without it.
 #[derive(Debug, thiserror::Error)]
 #[error("the system random source failed")]
@@ -72,6 +77,11 @@ pub fn decoy_hash() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_compares_whole_values() {
+        assert!(same(b"abc", b"abc") && !same(b"abc", b"abd") && !same(b"abc", b"ab"));
+    }
 
     #[test]
     fn a_hash_accepts_its_password_only() {

@@ -72,6 +72,17 @@ fn download(fleet: &Fleet, bid: &str, path: &std::path::Path) {
     assert!(out.success(), "download of {bid}");
 }
 
+/// Adds `rows` incompressible 64 KiB rows to the box's store, so that its backup has many chunks.
+fn fill_store(outpost: &Outpost, rows: u32) {
+    let db = outpost.data_dir().join("outpost.db");
+    let fill = format!(
+        "CREATE TABLE filler (b BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) \
+         INSERT INTO filler SELECT randomblob(65536) FROM n;"
+    );
+    let out = std::process::Command::new("sqlite3").arg(&db).arg(fill).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 fn verify(outpost: &Outpost, path: &std::path::Path) {
     let out = outpost.cli(&["backup", "verify", path.to_str().unwrap()]);
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -135,12 +146,7 @@ fn a_broker_killed_mid_backup_costs_nothing() {
     let outpost = start_box(&broker, tempfile::tempdir().unwrap());
     wait_online(&fleet);
     // A store of many chunks: incompressible rows (about 100 chunks of 128 KiB).
-    let db = outpost.data_dir().join("outpost.db");
-    let fill =
-        "CREATE TABLE filler (b BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) \
-                INSERT INTO filler SELECT randomblob(65536) FROM n;";
-    let out = std::process::Command::new("sqlite3").arg(&db).arg(fill).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    fill_store(&outpost, 200);
 
     let id = send(&fleet, json!({"type": "backup_now"}));
     // Kill the broker as soon as part of the backup arrived.
@@ -221,12 +227,7 @@ fn two_fleet_instances_share_a_backup_and_store_it_whole() {
     let two = Fleet::start_instance(&broker, "two", data.path());
     let outpost = start_box(&broker, tempfile::tempdir().unwrap());
     wait_online(&one);
-    let db = outpost.data_dir().join("outpost.db");
-    let fill =
-        "CREATE TABLE filler (b BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60) \
-                INSERT INTO filler SELECT randomblob(65536) FROM n;";
-    let out = std::process::Command::new("sqlite3").arg(&db).arg(fill).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    fill_store(&outpost, 60);
 
     let id = send(&one, json!({"type": "backup_now"}));
     let r = result(&two, &id, Duration::from_secs(120));

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::fleet::{Fleet, ADMIN_PASSWORD};
@@ -23,18 +22,6 @@ const BOUND: Duration = Duration::from_secs(30);
 fn start_box(broker: &Mosquitto, id: &str, pw: &str) -> Outpost {
     let extra = Extra { cloud_config: broker.cloud_config(id, pw), ..Extra::default() };
     Outpost::start_extra(tempfile::tempdir().unwrap(), &Options::default(), &extra)
-}
-
-/// Keeps a screenshot as a test artifact, and as the documentation's when asked.
-fn screenshot(browser: &Browser, name: &str) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let file = root.join("target/screenshots").join(format!("{name}.png"));
-    browser.screenshot(&file);
-    if std::env::var("OUTPOST_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
-        let docs: PathBuf = root.join("docs/screenshots");
-        std::fs::create_dir_all(&docs).unwrap();
-        std::fs::copy(&file, docs.join(format!("{name}.png"))).unwrap();
-    }
 }
 
 fn log_in(browser: &Browser, fleet: &Fleet, name: &str, password: &str) {
@@ -85,7 +72,7 @@ fn an_operator_logs_in_and_nothing_opens_without_a_login_or_a_csrf_token() {
     let browser = Browser::start();
     browser.goto(&format!("{}/box/b1", fleet.api));
     assert!(browser.url().ends_with("/login"), "{}", browser.url());
-    screenshot(&browser, "fleet-login");
+    browser.keep_screenshot("fleet-login");
     log_in(&browser, &fleet, "admin", "not-the-password");
     let refused = browser.find("#login .notice").text();
     assert_eq!(refused, "wrong name or password");
@@ -111,7 +98,7 @@ fn an_operator_logs_in_and_nothing_opens_without_a_login_or_a_csrf_token() {
     let code = wait_until(BOUND, "a claim code", || browser.try_text("#claim-code"));
     assert!(code.len() == 14 && code.chars().filter(|c| *c == '-').count() == 2, "{code}");
     assert!(browser.find("#claims tbody tr").text().contains("acme"));
-    screenshot(&browser, "fleet-claims");
+    browser.keep_screenshot("fleet-claims");
 
     // CSRF: the cookie alone does not post a form; with the page's token it does.
     let form = "tenant=acme&replaces=";
@@ -147,9 +134,9 @@ fn the_fleet_list_shows_a_real_box_online_and_offline_within_its_keepalive() {
     let row = browser.find("#fleet tr[data-box=b1]").text();
     assert!(row.contains(env!("CARGO_PKG_VERSION")), "the box's version: {row}");
     assert!(row.contains("no backup in 48 h"), "{row}");
-    screenshot(&browser, "fleet-list");
+    browser.keep_screenshot("fleet-list");
     browser.set_window_size(390, 844);
-    screenshot(&browser, "fleet-list-phone");
+    browser.keep_screenshot("fleet-list-phone");
     browser.set_window_size(1280, 800);
 
     // The filters: "offline" hides the row, a search for its id shows it again.
@@ -232,7 +219,7 @@ fn a_change_pushed_from_the_box_page_is_applied_and_its_diff_shows_the_field() {
     // The page from its top, tall enough to show the state, the config and the diff.
     browser.set_window_size(1280, 1600);
     browser.execute("window.scrollTo(0, 0);", vec![]);
-    screenshot(&browser, "fleet-box");
+    browser.keep_screenshot("fleet-box");
     browser.set_window_size(1280, 800);
 
     // A command from the page is recorded and listed (its result follows when the box answers).

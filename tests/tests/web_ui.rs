@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -42,18 +42,6 @@ fn start_box(dir: &Path) -> Outpost {
     // Debian's sipp answers only MD5.
     let sip_config = "digest_algorithms = [\"MD5\"]\nallowlist = [\"127.0.0.0/8\"]\n".to_owned();
     Outpost::start_with(tempfile::tempdir().unwrap(), &Options { sip: true, sip_config, site: Some(site) })
-}
-
-/// Keeps a screenshot as a test artifact, and as the documentation's when asked.
-fn screenshot(browser: &Browser, name: &str) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let file = root.join("target/screenshots").join(format!("{name}.png"));
-    browser.screenshot(&file);
-    if std::env::var("OUTPOST_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
-        let docs: PathBuf = root.join("docs/screenshots");
-        std::fs::create_dir_all(&docs).unwrap();
-        std::fs::copy(&file, docs.join(format!("{name}.png"))).unwrap();
-    }
 }
 
 fn log_in(browser: &Browser, outpost: &Outpost, password: &str) {
@@ -133,7 +121,7 @@ fn an_admin_sets_up_the_box_in_the_browser_and_sees_a_new_phone_register() {
     browser.goto(&outpost.url("/"));
     wait_until(BOUND, "the login page", || browser.try_find("#login"));
     assert!(browser.url().ends_with("/ui/login"), "{}", browser.url());
-    screenshot(&browser, "box-login");
+    browser.keep_screenshot("box-login");
     log_in(&browser, &outpost, "not-the-password");
     assert_eq!(login_notice(&browser), "Wrong user name or password.");
 
@@ -142,7 +130,7 @@ fn an_admin_sets_up_the_box_in_the_browser_and_sees_a_new_phone_register() {
     wait_until(BOUND, "the setup page", || browser.try_find("#setup"));
     browser.goto(&outpost.url("/ui/extensions"));
     wait_until(BOUND, "still the setup page", || browser.try_find("#setup"));
-    screenshot(&browser, "box-setup");
+    browser.keep_screenshot("box-setup");
 
     // A bad time zone is refused with the site config's reason, and nothing changes.
     type_into(&browser, "#setup input[name=password]", PASSWORD);
@@ -209,7 +197,7 @@ fn an_admin_sets_up_the_box_in_the_browser_and_sees_a_new_phone_register() {
     browser.find("#new-extension button[type=submit]").click();
     let refused = wait_until(BOUND, "the refusal", || browser.try_text("#extensions-page .notice.refused"));
     assert!(refused.contains("already exists"), "{refused}");
-    screenshot(&browser, "box-extensions");
+    browser.keep_screenshot("box-extensions");
 
     // A sipp phone registers as 202: the extensions page turns it green without a reload.
     browser.execute("document.body.setAttribute('data-marker', 'same-page')", vec![]);
@@ -236,9 +224,9 @@ fn an_admin_sets_up_the_box_in_the_browser_and_sees_a_new_phone_register() {
     assert_eq!(browser.find("#dashboard [data-f=registered]").text(), "1");
     assert_eq!(browser.find("#dashboard [data-f=unregistered]").text(), "1");
     assert_eq!(browser.find("#dashboard [data-f=mode]").text(), "normal");
-    screenshot(&browser, "box-dashboard");
+    browser.keep_screenshot("box-dashboard");
     browser.set_window_size(390, 844);
-    screenshot(&browser, "box-dashboard-phone");
+    browser.keep_screenshot("box-dashboard-phone");
     browser.set_window_size(1280, 800);
 
     // Rename it, then give it a new secret: the old one no longer registers.
@@ -409,7 +397,7 @@ fn an_admin_adopts_a_discovered_phone_in_the_browser_and_its_file_carries_the_ex
         browser.try_text(&format!("{phone} [data-f=last-fetch]")).filter(|t| t != "never")
     });
     assert!(fetched.contains("over https from 127.0.0.1"), "{fetched}");
-    screenshot(&browser, "box-phones");
+    browser.keep_screenshot("box-phones");
 
     // Re-provision: the phone is not registered, so there is nobody to tell, and the page says so.
     browser.find(&format!("{phone} form.reprovision button")).click();
@@ -446,7 +434,7 @@ fn the_route_tester_shows_the_route_and_trunk_of_a_number_and_no_route_for_anoth
     assert!(browser.find("#route-trunks").text().contains("+49301234567"), "strip and prepend applied");
     let why = browser.find("#route-result [data-f=why]").text();
     assert!(why.contains("outbound route national"), "{why}");
-    screenshot(&browser, "box-routes");
+    browser.keep_screenshot("box-routes");
 
     type_into(&browser, "#route-test input[name=number]", "555");
     browser.find("#route-test button[type=submit]").click();

@@ -4,6 +4,8 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
 
+pub use web_kit::notice;
+
 use super::session::Viewer;
 
 /// Which navigation entry is the current page.
@@ -61,11 +63,6 @@ pub fn document(title: &str, viewer: Option<&Viewer>, nav: Nav, body: Markup) ->
 /// The hidden field every form of a signed-in page carries.
 pub fn csrf_field(viewer: &Viewer) -> Markup {
     html! { input type="hidden" name="csrf" value=(viewer.csrf); }
-}
-
-/// A notice above a page's content.
-pub fn notice(ok: bool, text: &str) -> Markup {
-    html! { p class=(if ok { "notice ok" } else { "notice refused" }) role="status" { (text) } }
 }
 
 /// A short page saying why a request was refused.

@@ -235,6 +235,19 @@ impl Browser {
         std::fs::write(path, png).unwrap();
     }
 
+    /// Keeps a screenshot of the page as a test artifact (`target/screenshots/NAME.png`), and
+    /// as the documentation's (`docs/screenshots/`) with `OUTPOST_UPDATE_SCREENSHOTS=1`.
+    pub fn keep_screenshot(&self, name: &str) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let file = root.join("target/screenshots").join(format!("{name}.png"));
+        self.screenshot(&file);
+        if std::env::var("OUTPOST_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
+            let docs = root.join("docs/screenshots");
+            std::fs::create_dir_all(&docs).unwrap();
+            std::fs::copy(&file, docs.join(format!("{name}.png"))).unwrap();
+        }
+    }
+
     pub fn set_window_size(&self, width: u32, height: u32) {
         self.cmd("POST", "/window/rect", Some(json!({"width": width, "height": height})));
     }

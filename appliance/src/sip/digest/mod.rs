@@ -11,6 +11,7 @@ use std::net::IpAddr;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
+use cloud_sync::password::same;
 use md5::{Digest as _, Md5};
 use ring::{digest, hmac};
 pub mod client;
@@ -231,11 +232,6 @@ impl Credentials {
             Err(_) => false,
         }
     }
-}
-
-/// Equality that takes the same time wherever the first difference is.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// What a nonce check found.

@@ -63,7 +63,7 @@ pub fn start() -> Result<Embedded, BrokerError> {
     };
     let expected = secret.clone();
     connections.set_auth_handler(move |_client: String, _user: String, password: String| {
-        let ok = constant_time_eq(password.as_bytes(), expected.as_bytes());
+        let ok = cloud_sync::password::same(password.as_bytes(), expected.as_bytes());
         async move { ok }
     });
     let server = rumqttd::ServerSettings {
@@ -105,10 +105,6 @@ pub fn start() -> Result<Embedded, BrokerError> {
     }
     tracing::info!(%addr, "embedded broker listening (internal)");
     Ok(Embedded { addr, secret })
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The gateway's TLS config from PEM files.

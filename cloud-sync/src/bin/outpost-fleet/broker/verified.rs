@@ -34,7 +34,9 @@ impl Verified {
     /// Whether `password` was verified against `stored_hash` for `box_id` before.
     pub fn knows(&self, box_id: &str, stored_hash: &str, password: &str) -> bool {
         let Ok(entries) = self.entries.lock() else { return false };
-        entries.get(box_id).is_some_and(|e| e.stored_hash == stored_hash && ring_eq(&e.digest, &of(password)))
+        entries
+            .get(box_id)
+            .is_some_and(|e| e.stored_hash == stored_hash && cloud_sync::password::same(&e.digest, &of(password)))
     }
 
     /// Notes a password that passed the stretched check.
@@ -45,11 +47,6 @@ impl Verified {
         }
         entries.insert(box_id.to_owned(), Entry { stored_hash: stored_hash.to_owned(), digest: of(password) });
     }
-}
-
-/// Constant-time comparison of two digests.
-fn ring_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

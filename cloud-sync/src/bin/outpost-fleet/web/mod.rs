@@ -17,13 +17,11 @@ mod fleet;
 mod page;
 pub mod session;
 
-use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
-use axum::http::{HeaderName, HeaderValue};
 use axum::middleware;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use cloud_sync::{BoxId, CommandKind};
+use web_kit::{asset, security_headers};
 
 pub use session::Auth;
 
@@ -56,27 +54,6 @@ pub fn router() -> Router<App> {
 /// The REST API's own routes for logging in and out (`/api/v1/login` is open, see `session`).
 pub fn api_routes() -> Router<App> {
     Router::new().route("/api/v1/login", post(session::api_login)).route("/api/v1/logout", post(session::api_logout))
-}
-
-fn asset(kind: &'static str, text: &'static str) -> Response {
-    ([(CONTENT_TYPE, kind), (CACHE_CONTROL, "max-age=300")], text).into_response()
-}
-
-/// Every page: only this origin's script and style (no inline code), no framing, no referrer,
-/// and not cached unless the route said otherwise (pages carry CSRF tokens).
-async fn security_headers(mut resp: Response) -> Response {
-    let h = resp.headers_mut();
-    h.insert(
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
-    );
-    h.insert(HeaderName::from_static("x-content-type-options"), HeaderValue::from_static("nosniff"));
-    h.insert(HeaderName::from_static("x-frame-options"), HeaderValue::from_static("DENY"));
-    h.insert(HeaderName::from_static("referrer-policy"), HeaderValue::from_static("no-referrer"));
-    if !h.contains_key(CACHE_CONTROL) {
-        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    resp
 }
 
 /// Sends a command to a box (through `commands::send`, as the REST API does) and returns its

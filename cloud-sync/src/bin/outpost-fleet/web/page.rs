@@ -4,6 +4,8 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
 
+pub use web_kit::notice;
+
 use super::session::Viewer;
 
 /// Which navigation entry is the current page.
@@ -68,11 +70,6 @@ pub fn refused(code: StatusCode, why: &str) -> Response {
 pub fn store_failed(e: impl std::fmt::Display) -> Response {
     tracing::warn!(error = %e, "dashboard: store error");
     refused(StatusCode::INTERNAL_SERVER_ERROR, "The fleet's store could not be read; see the service's log.")
-}
-
-/// A notice above a page's content.
-pub fn notice(ok: bool, text: &str) -> Markup {
-    html! { p class=(if ok { "notice ok" } else { "notice refused" }) role="status" { (text) } }
 }
 
 /// `2026-12-02 16:51 UTC`.

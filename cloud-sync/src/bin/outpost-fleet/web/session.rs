@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use axum::async_trait;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
-use axum::http::header::{AUTHORIZATION, COOKIE, RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, RETRY_AFTER, SET_COOKIE, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -28,11 +28,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
+use cloud_sync::password::same;
 use maud::html;
 use ring::digest::{digest, SHA256};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
+use web_kit::cookie;
 
 use super::page;
 use crate::api::App;
@@ -103,11 +105,6 @@ fn token_hash(token: &str) -> [u8; 32] {
 fn random_token() -> Result<String, LoginError> {
     let bytes: [u8; 32] = cloud_sync::password::random_bytes().map_err(|_| LoginError::Random)?;
     Ok(B64.encode(bytes))
-}
-
-/// Compares without leaving early at the first difference.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 impl Auth {
@@ -212,16 +209,6 @@ pub struct Viewer {
 #[derive(Debug, Clone)]
 pub struct Operator {
     pub name: String,
-}
-
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find_map(|(k, v)| (k == name).then_some(v))
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -337,7 +324,7 @@ impl<T: DeserializeOwned + Send> FromRequest<App> for Posted<T> {
             .map_err(IntoResponse::into_response)?;
         let again = |bytes: Bytes| Request::from_parts(parts.clone(), axum::body::Body::from(bytes));
         let token = Form::<CsrfField>::from_request(again(bytes.clone()), app).await.ok().map(|f| f.0.csrf);
-        if !token.is_some_and(|t| same(&t, &viewer.csrf)) {
+        if !token.is_some_and(|t| same(t.as_bytes(), viewer.csrf.as_bytes())) {
             tracing::warn!(user = viewer.name, path = %parts.uri.path(), "form without a valid CSRF token refused");
             return Err(page::refused(
                 StatusCode::FORBIDDEN,
@@ -352,10 +339,7 @@ impl<T: DeserializeOwned + Send> FromRequest<App> for Posted<T> {
 }
 
 fn session_cookie(token: &str, max_age: u64) -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Secure; Path=/; Max-Age={max_age}"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static("outpost_fleet_session=; Path=/; Max-Age=0"))
+    web_kit::session_cookie(COOKIE_NAME, token, "/", max_age)
 }
 
 /// The login page; sets a fresh login CSRF cookie that the form echoes.
@@ -376,10 +360,7 @@ fn login_form(code: StatusCode, error: Option<&str>, name: Option<&str>) -> Resp
         }
     };
     let mut resp = (code, page::document("Log in", None, page::Nav::None, body)).into_response();
-    let cookie = format!("{LOGIN_COOKIE}={csrf}; HttpOnly; SameSite=Strict; Secure; Path=/login; Max-Age=3600");
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        resp.headers_mut().append(SET_COOKIE, v);
-    }
+    resp.headers_mut().append(SET_COOKIE, web_kit::session_cookie(LOGIN_COOKIE, &csrf, "/login", 3600));
     resp
 }
 
@@ -402,7 +383,7 @@ pub struct LoginForm {
 /// `POST /login`
 pub async fn login(State(app): State<App>, parts: Parts, Form(form): Form<LoginForm>) -> Response {
     let expected = cookie(&parts.headers, LOGIN_COOKIE);
-    if !expected.is_some_and(|c| same(c, &form.csrf)) {
+    if !expected.is_some_and(|c| same(c.as_bytes(), form.csrf.as_bytes())) {
         return login_form(StatusCode::FORBIDDEN, Some("The login form expired: try again."), Some(&form.name));
     }
     let ip = client_ip(&parts);
@@ -475,11 +456,10 @@ mod tests {
     #[test]
     fn cookies_and_bearer_tokens_are_read_from_their_headers() {
         let mut h = HeaderMap::new();
-        h.append(COOKIE, HeaderValue::from_static("a=1; outpost_fleet_session=tok; b=2"));
+        h.append(axum::http::header::COOKIE, HeaderValue::from_static("a=1; outpost_fleet_session=tok; b=2"));
         h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer abc"));
         assert_eq!(cookie(&h, COOKIE_NAME), Some("tok"));
         assert_eq!(cookie(&h, "c"), None);
         assert_eq!(bearer(&h), Some("abc"));
-        assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
     }
 }
