@@ -219,16 +219,20 @@ impl ConfigFile {
     pub fn validate(self, privilege: Privilege) -> Result<Config, ConfigError> {
         let root = privilege == Privilege::Root;
         let mut notes = Vec::new();
-        let mut low_port = |what: &str, privileged: u16, unprivileged: u16| {
+        // A note only where the default changed: a configured address is what it says (the
+        // image's unit grants the low ports by capability, not by running as root).
+        let mut low_port = |what: &str, configured: bool, privileged: u16, unprivileged: u16| {
             if root {
                 privileged
             } else {
-                notes.push(format!("{what} on port {unprivileged} instead of {privileged} (not root)"));
+                if !configured {
+                    notes.push(format!("{what} on port {unprivileged} instead of {privileged} (not root)"));
+                }
                 unprivileged
             }
         };
-        let api_port = low_port("HTTPS", 443, 8443);
-        let tftp_port = low_port("TFTP", 69, 6969);
+        let api_port = low_port("HTTPS", self.api.listen.is_some(), 443, 8443);
+        let tftp_port = low_port("TFTP", self.tftp.listen.is_some(), 69, 6969);
 
         let data_dir = match self.data_dir {
             Some(d) => d,
@@ -477,6 +481,10 @@ mod tests {
         let root = parse("", Privilege::Root).unwrap();
         assert_eq!(root.api.port(), 443);
         assert_eq!(root.data_dir, PathBuf::from("/var/lib/outpost"));
+        // The image: a non-root daemon with the capability for low ports, told to use them.
+        let told = parse("[api]\nlisten = \"0.0.0.0:443\"\n[tftp]\nlisten = \"0.0.0.0:69\"", Privilege::User).unwrap();
+        assert_eq!(told.api.port(), 443);
+        assert!(!told.notes.iter().any(|n| n.contains("instead of")), "{:?}", told.notes);
     }
 
     #[test]

@@ -95,6 +95,10 @@ enum UpdateAction {
         /// The public key (hex) to check the signature with, instead of the image's.
         #[arg(long)]
         key: Option<PathBuf>,
+        /// Install only if newer than what runs and not failed here before; exit code 2 when
+        /// there is nothing to do (the USB-stick update).
+        #[arg(long, conflicts_with = "force")]
+        if_newer: bool,
     },
     /// Check a bundle (signature, versions, digests) without writing anything.
     Verify {
@@ -345,8 +349,23 @@ fn update_command(config: &Config, action: UpdateAction) -> anyhow::Result<ExitC
         Ok(InstallOptions { force, tries, running: update::running_version(), public_key: update::public_key(key)? })
     };
     match action {
-        UpdateAction::Install { file, force, tries, key } => {
-            let done = update::install(&board, &file, &options(force, tries, key.as_ref())?)?;
+        UpdateAction::Install { file, force, tries, key, if_newer } => {
+            let opts = options(force, tries, key.as_ref())?;
+            let done = if if_newer {
+                match update::install_if_newer(&board, &file, &opts)? {
+                    Some(done) => done,
+                    None => {
+                        println!(
+                            "{}: not newer than {}, or failed here before: nothing to do",
+                            file.display(),
+                            opts.running
+                        );
+                        return Ok(ExitCode::from(2));
+                    }
+                }
+            } else {
+                update::install(&board, &file, &opts)?
+            };
             println!(
                 "installed {} on slot {}: it boots next, on trial for {tries} boots; reboot to start it \
                  (it is marked good once healthy, else slot {} comes back)",

@@ -59,8 +59,12 @@ pub enum UpdateError {
     Slot(#[from] SlotError),
     #[error("cannot open {path}: {source}")]
     Open { path: String, source: std::io::Error },
+    #[error("refused: {0} failed on this box before (it rolled back; use --force to try again)")]
+    FailedBefore(String),
     #[error("the box is not healthy: {0}")]
     Unhealthy(String),
+    #[error("slot {slot} is not healthy ({why}): marked bad, rebooting into slot {other} ({reboot})")]
+    MarkedBad { slot: SlotId, other: SlotId, why: String, reboot: String },
 }
 
 /// How to install.
@@ -120,6 +124,35 @@ pub fn verify(board: &dyn Board, path: &Path, opts: &InstallOptions) -> Result<M
     bundle::read(open_file(path)?, &opts.public_key, |m| check_manifest(m, board.name(), opts), |_, _| Ok(()))
 }
 
+/// Whether the inactive slot holds this very version, marked bad: it was tried and rolled back.
+fn failed_before(ota: &board::AbOta, manifest: &Manifest) -> Result<bool, UpdateError> {
+    let slot = ota.get_update_slot()?;
+    let same = slot.firmware.is_some_and(|f| f.version.as_str() == manifest.version);
+    let update = ota.running()?.other();
+    let bad = ota.entries()?.iter().any(|f| f.name.slot == update && f.name.is_bad());
+    Ok(same && bad)
+}
+
+/// Installs only when the bundle is newer than what runs and did not fail here before (the
+/// USB-stick path: the stick stays in while the box reboots into the update). `Ok(None)`:
+/// nothing to do.
+pub fn install_if_newer(
+    board: &dyn Board,
+    path: &Path,
+    opts: &InstallOptions,
+) -> Result<Option<Installed>, UpdateError> {
+    let strict = InstallOptions { force: false, ..opts.clone() };
+    let manifest = match verify(board, path, &strict) {
+        Err(UpdateError::Downgrade { .. }) => return Ok(None),
+        other => other?,
+    };
+    let newer = Version::parse(&manifest.version).map_err(BundleError::from)? > opts.running;
+    if !newer || failed_before(&board.ota(), &manifest)? {
+        return Ok(None);
+    }
+    install(board, path, &strict).map(Some)
+}
+
 /// The size of a slot's block device; `None` for a regular file (the simulated board).
 fn slot_capacity(device: &Path) -> Option<u64> {
     let meta = std::fs::metadata(device).ok()?;
@@ -134,6 +167,9 @@ pub fn install(board: &dyn Board, path: &Path, opts: &InstallOptions) -> Result<
     let manifest = verify(board, path, opts)?;
     let mut ota = board.ota();
     let slot = ota.running()?.other();
+    if failed_before(&ota, &manifest)? && !opts.force {
+        return Err(UpdateError::FailedBefore(manifest.version));
+    }
     let image = manifest.files.get(bundle::ROOT).map_or(0, |d| d.size);
     if let Some(capacity) = slot_capacity(ota.device(slot)) {
         if image > capacity {
@@ -216,7 +252,16 @@ pub fn mark_good(board: &dyn Board, probes: Option<&health::Probes>, wait: Durat
     let mut ota = board.ota();
     let running = ota.get_running_slot()?;
     if let Some(probes) = probes {
-        probes.wait(Instant::now() + wait).map_err(UpdateError::Unhealthy)?;
+        if let Err(why) = probes.wait(Instant::now() + wait) {
+            if running.state != SlotState::Unverified {
+                return Err(UpdateError::Unhealthy(why));
+            }
+            // A slot on trial that ran and is not healthy is bad: no need to use up its other
+            // tries (those are for boots that never get this far: a hang, a power cut).
+            let slot = ota.running()?;
+            let reboot = ota.mark_running_slot_invalid_and_reboot().to_string();
+            return Err(UpdateError::MarkedBad { slot, other: slot.other(), why, reboot });
+        }
     }
     if running.state == SlotState::Valid {
         return Ok(format!("slot {} is good already", running.label));

@@ -159,3 +159,34 @@ fn a_broken_update_rolls_back_by_itself() {
     install(&f.board, &f.bundle("0.2.1", None, "simulated"), &f.opts()).unwrap();
     assert_eq!(f.entries(), ["outpost-a.conf", "outpost-b+3.conf"]);
 }
+
+#[test]
+fn a_version_that_failed_is_not_retried_and_if_newer_skips() {
+    let f = Fixture::new();
+    let broken = f.bundle("0.2.0", None, "simulated");
+    install(&f.board, &broken, &InstallOptions { tries: 1, ..f.opts() }).unwrap();
+    assert_eq!(f.board.boot().unwrap(), SlotId::B);
+    let err = mark_good(&f.board, None, Duration::ZERO);
+    assert!(err.is_ok(), "no probes: marked good");
+    // Now a slot on trial that fails its health check is marked bad at once.
+    install(
+        &f.board,
+        &f.bundle("0.3.0", None, "simulated"),
+        &InstallOptions { running: Version::parse("0.2.0").unwrap(), ..f.opts() },
+    )
+    .unwrap();
+    assert_eq!(f.board.boot().unwrap(), SlotId::A);
+    let dead =
+        health::Probes { sip_udp: None, api: "127.0.0.1:1".parse().unwrap(), timeout: Duration::from_millis(50) };
+    let err = mark_good(&f.board, Some(&dead), Duration::ZERO).unwrap_err();
+    assert!(matches!(err, UpdateError::MarkedBad { slot: SlotId::A, .. }), "{err}");
+    assert_eq!(f.board.boot().unwrap(), SlotId::B, "rolled back at once");
+    let running = InstallOptions { running: Version::parse("0.2.0").unwrap(), ..f.opts() };
+    let again = f.bundle("0.3.0", None, "simulated");
+    assert!(matches!(install(&f.board, &again, &running), Err(UpdateError::FailedBefore(_))));
+    assert!(install_if_newer(&f.board, &again, &running).unwrap().is_none());
+    assert!(install_if_newer(&f.board, &f.bundle("0.1.5", None, "simulated"), &running).unwrap().is_none());
+    assert!(install_if_newer(&f.board, &f.bundle("0.2.0", None, "simulated"), &running).unwrap().is_none());
+    let done = install_if_newer(&f.board, &f.bundle("0.3.1", None, "simulated"), &running).unwrap().unwrap();
+    assert_eq!(done.slot, SlotId::A);
+}
