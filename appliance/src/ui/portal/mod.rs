@@ -131,10 +131,12 @@ async fn render(
                 h2 { "Call forwarding" }
                 form method="post" action="/ui/me/forwarding" id="forwarding" {
                     (csrf_field(viewer))
-                    label { "Forward every call to" input name="forward_always" inputmode="tel" value=(shown(&fwd.forward_always)); }
-                    label { "When I am busy, forward to" input name="forward_busy" inputmode="tel" value=(shown(&fwd.forward_busy)); }
-                    label { "When I do not answer, forward to" input name="forward_no_answer" inputmode="tel" value=(shown(&fwd.forward_no_answer)); }
-                    label { "Ring for (seconds) before that" input name="no_answer_secs" type="number" min="5" max="120" value=(fwd.no_answer_secs); }
+                    div.fields {
+                        label { "Forward every call to" input name="forward_always" inputmode="tel" value=(shown(&fwd.forward_always)); }
+                        label { "When I am busy, forward to" input name="forward_busy" inputmode="tel" value=(shown(&fwd.forward_busy)); }
+                        label { "When I do not answer, forward to" input name="forward_no_answer" inputmode="tel" value=(shown(&fwd.forward_no_answer)); }
+                        label { "Ring for (seconds) before that" input name="no_answer_secs" type="number" min="5" max="120" value=(fwd.no_answer_secs); }
+                    }
                     p.hint { "Leave a number empty to switch that forwarding off. Forward-every-call wins over the other two." }
                     button type="submit" { "Save" }
                 }
