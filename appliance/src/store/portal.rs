@@ -7,7 +7,7 @@
 //! role keeps it out of every admin page and API route. An admin sets the password (there is
 //! no self sign-up): the account exists only once an admin made it.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::admin::{hash_password, Role, Session};
 use super::{audit, unix_now, Store, StoreError};
@@ -30,6 +30,23 @@ pub enum PortalSet {
     Set,
     /// An admin account already has the portal account's name; it is left alone.
     NameTaken,
+}
+
+/// Removes the portal accounts (and so their sessions) of extensions the site no longer has,
+/// in the transaction that removed them: a number given to someone new later does not open
+/// to the old holder's password.
+pub(super) fn drop_orphans(tx: &Transaction<'_>, actor: &str) -> Result<(), StoreError> {
+    let gone = tx.execute(
+        "DELETE FROM admin_users WHERE role = 'user' AND username IN (
+             SELECT p.username FROM portal_accounts p WHERE NOT EXISTS (
+                 SELECT 1 FROM extensions x JOIN tenants t ON t.id = x.tenant_id
+                 WHERE t.name = p.tenant AND x.number = p.number))",
+        [],
+    )?;
+    if gone > 0 {
+        audit::record(tx, actor, "portal.remove", &format!("{gone} portal account(s) of removed extensions"))?;
+    }
+    Ok(())
 }
 
 impl Store {
@@ -171,6 +188,27 @@ mod tests {
         assert!(s.remove_portal_account("acme", "201", "ui:admin").unwrap());
         assert!(s.portal_login("acme", "201", "portal-pass-2").unwrap().is_none());
         assert!(s.portal_password_set_at("acme", "201").unwrap().is_none());
+    }
+
+    #[test]
+    fn removing_the_extension_removes_its_portal_account() {
+        let s = store();
+        let site = |numbers: &[&str]| -> crate::site::SiteDoc {
+            let exts: Vec<_> = numbers.iter().map(|n| serde_json::json!({"number": n})).collect();
+            serde_json::from_value(serde_json::json!({"schema": 1, "tenants": [
+                {"name": "acme", "domains": ["acme.pbx.local"], "extensions": exts}]}))
+            .unwrap()
+        };
+        s.apply_site(site(&["201", "202"]), "test").unwrap();
+        s.set_portal_password("acme", "201", "portal-pass-1", "ui:admin").unwrap();
+        s.set_portal_password("acme", "202", "portal-pass-2", "ui:admin").unwrap();
+        let (token, _) = s.portal_login("acme", "201", "portal-pass-1").unwrap().unwrap();
+        s.apply_site(site(&["202"]), "test").unwrap();
+        assert!(s.session(&token).unwrap().is_none(), "its session ended");
+        assert!(s.portal_line("201@acme").unwrap().is_none());
+        s.apply_site(site(&["201", "202"]), "test").unwrap();
+        assert!(s.portal_login("acme", "201", "portal-pass-1").unwrap().is_none(), "a new 201 starts without");
+        assert!(s.portal_login("acme", "202", "portal-pass-2").unwrap().is_some(), "202 kept its account");
     }
 
     #[test]
