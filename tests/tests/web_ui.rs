@@ -1,9 +1,10 @@
 //! The box's local web UI end to end in headless Chromium (Debian `chromium` and
 //! `chromium-driver`, driven by `common::webdriver`) against a real `outpost` with SIP on
 //! loopback, and a sipp phone; phones made discovered, and provisioned, by curl over `/prov/`;
-//! the route tester against a site with a trunk and an outbound route. Screenshots of each
-//! main page go to `target/screenshots/`, and to `docs/screenshots/` with
-//! `OUTPOST_UPDATE_SCREENSHOTS=1`.
+//! the route tester against a site with a trunk and an outbound route; the user portal
+//! (portal password set by the admin, forwarding followed by a sipp call, history, roles,
+//! CSRF). Screenshots of each main page go to `target/screenshots/`, and to
+//! `docs/screenshots/` with `OUTPOST_UPDATE_SCREENSHOTS=1`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -82,7 +83,8 @@ fn curl(outpost: &Outpost, method: &str, path: &str, cookie: Option<&str>, form:
     (code.parse().unwrap(), body.to_owned())
 }
 
-/// Fetches the login form (its CSRF cookie into `jar`) and posts it with `password`.
+/// Fetches the login form (its CSRF cookie into `jar`) and posts it with `password` (the
+/// session cookie, if one is set, into `jar` too).
 fn login_with_jar(outpost: &Outpost, jar: &Path, password: &str) -> u16 {
     let get = Command::new("curl")
         .args(["-sS", "--max-time", "20", "-c"])
@@ -97,6 +99,8 @@ fn login_with_jar(outpost: &Outpost, jar: &Path, password: &str) -> u16 {
     let form = format!("csrf={}&username=admin&password={password}", csrf);
     let post = Command::new("curl")
         .args(["-sS", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code}", "-b"])
+        .arg(jar)
+        .arg("-c")
         .arg(jar)
         .arg("--cacert")
         .arg(outpost.cert())
@@ -265,6 +269,9 @@ fn pages_need_a_login_and_carry_a_strict_content_security_policy() {
         assert_eq!(code, 303, "{path}: {head}");
         assert!(head.to_lowercase().contains("location: /ui/login"), "{path}: {head}");
     }
+    let (code, head) = curl(&outpost, "GET", "/ui/me", None, None);
+    assert_eq!(code, 303, "{head}");
+    assert!(head.to_lowercase().contains("location: /ui/me/login"), "the portal's own login: {head}");
     let (code, head) = curl(&outpost, "GET", "/", None, None);
     assert_eq!(code, 303);
     assert!(head.to_lowercase().contains("location: /ui/"), "{head}");
@@ -443,4 +450,184 @@ fn the_route_tester_shows_the_route_and_trunk_of_a_number_and_no_route_for_anoth
     });
     assert!(browser.find("#route-result [data-f=why]").text().contains("555"));
     assert!(browser.try_find("#route-trunks").is_none());
+}
+
+/// A site for the portal: 201 (the user), 202 (where 201 forwards), 203 (a caller).
+const PORTAL_SITE: &str = r#"
+schema = 1
+[site]
+name = "portal"
+
+[[tenants]]
+name = "acme"
+domains = ["acme.pbx.local"]
+
+[[tenants.extensions]]
+number = "201"
+name = "Ada"
+secret = "ada-201-sip-secret"
+
+[[tenants.extensions]]
+number = "202"
+name = "Reception"
+secret = "reception-202-secret"
+
+[[tenants.extensions]]
+number = "203"
+secret = "caller-203-secret"
+"#;
+
+const PORTAL_PASSWORD: &str = "ada-portal-pass";
+
+fn portal_log_in(browser: &Browser, outpost: &Outpost, tenant: &str, number: &str, password: &str) {
+    browser.goto(&outpost.url("/ui/me/login"));
+    type_into(browser, "#portal-login input[name=tenant]", tenant);
+    type_into(browser, "#portal-login input[name=number]", number);
+    browser.find("#portal-login input[name=password]").send_keys(password);
+    browser.find("#portal-login button[type=submit]").click();
+}
+
+/// The session cookie of an admin logged in by curl (through the login form).
+fn admin_cookie(outpost: &Outpost, dir: &Path) -> String {
+    let jar = dir.join("admin-cookies");
+    assert_eq!(login_with_jar(outpost, &jar, PASSWORD), 303);
+    let jar = std::fs::read_to_string(&jar).unwrap();
+    let line = jar.lines().find(|l| l.contains("outpost_session")).expect("a session cookie");
+    line.rsplit('\t').next().unwrap().to_owned()
+}
+
+#[test]
+fn an_extension_user_forwards_their_calls_in_the_portal_and_sees_them_in_their_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site.toml");
+    std::fs::write(&site, PORTAL_SITE).unwrap();
+    let sip_config = "digest_algorithms = [\"MD5\"]\nallowlist = [\"127.0.0.0/8\"]\n".to_owned();
+    let outpost =
+        Outpost::start_with(tempfile::tempdir().unwrap(), &Options { sip: true, sip_config, site: Some(site) });
+    let token = outpost.admin_token(PASSWORD);
+    let browser = Browser::start();
+
+    // The admin sets 201's portal password on the extension's page.
+    log_in(&browser, &outpost, PASSWORD);
+    wait_until(BOUND, "the dashboard", || browser.try_find("#dashboard"));
+    browser.goto(&outpost.url("/ui/extensions/acme/201"));
+    let state = browser.find("#portal-access [data-f=portal]").text();
+    assert!(state.contains("No portal password"), "{state}");
+    type_into(&browser, "#portal-password input[name=password]", "short");
+    browser.find("#portal-password button[type=submit]").click();
+    let refused = wait_until(BOUND, "the refusal", || browser.try_text("#extension-page .notice.refused"));
+    assert!(refused.contains("at least 10 characters"), "{refused}");
+    browser.goto(&outpost.url("/ui/extensions/acme/201"));
+    type_into(&browser, "#portal-password input[name=password]", PORTAL_PASSWORD);
+    browser.find("#portal-password button[type=submit]").click();
+    let done = wait_until(BOUND, "the password set", || browser.try_text("#extension-page .notice.ok"));
+    assert_eq!(done, "Portal password of 201 set.");
+    browser.goto(&outpost.url("/ui/extensions/acme/201"));
+    assert!(browser.find("#portal-access [data-f=portal]").text().contains("the password was set"));
+    browser.find("form.logout button").click();
+    wait_until(BOUND, "the login page", || browser.try_find("#login"));
+
+    // The admin login does not take the portal account, and the portal's refusal is the same
+    // for an unknown extension and a wrong password.
+    type_into(&browser, "#login input[name=username]", "201@acme");
+    browser.find("#login input[name=password]").send_keys(PORTAL_PASSWORD);
+    browser.find("#login button[type=submit]").click();
+    assert_eq!(login_notice(&browser), "Wrong user name or password.");
+    let portal_notice = || wait_until(BOUND, "the portal refusal", || browser.try_text("#portal-login .notice"));
+    portal_log_in(&browser, &outpost, "acme", "299", PORTAL_PASSWORD);
+    assert_eq!(portal_notice(), "Wrong tenant, extension or password.");
+    portal_log_in(&browser, &outpost, "acme", "201", "not-the-portal-pass");
+    assert_eq!(portal_notice(), "Wrong tenant, extension or password.");
+    portal_log_in(&browser, &outpost, "acme", "201", PORTAL_PASSWORD);
+    wait_until(BOUND, "the portal", || browser.try_find("#portal"));
+    assert!(browser.url().ends_with("/ui/me"), "{}", browser.url());
+    assert_eq!(browser.find("#my-phone [data-f=state]").text(), "unregistered");
+    assert!(browser.try_find("nav.menu a[href=\"/ui/extensions\"]").is_none(), "no admin menu");
+
+    // 201's phone registers: the portal shows it.
+    Phone::of(dir.path(), "201", "acme.pbx.local", "ada-201-sip-secret").register(dir.path(), &outpost);
+    browser.goto(&outpost.url("/ui/me"));
+    assert_eq!(browser.find("#my-phone [data-f=state]").text(), "registered");
+
+    // A forward the site cannot place is refused with the field and the reason; then 201
+    // forwards every call to 202.
+    type_into(&browser, "#forwarding input[name=forward_busy]", "201");
+    browser.find("#forwarding button[type=submit]").click();
+    let refused = wait_until(BOUND, "the refusal", || browser.try_text("#portal .notice.refused"));
+    assert_eq!(refused, "Not saved: Forward when busy: extension 201 forwards to itself");
+    let _ = outpost.log_lines(); // the reload after the next save is the one to wait for
+    type_into(&browser, "#forwarding input[name=forward_busy]", "");
+    type_into(&browser, "#forwarding input[name=forward_always]", "202");
+    browser.find("#forwarding button[type=submit]").click();
+    assert_eq!(wait_until(BOUND, "saved", || browser.try_text("#portal .notice.ok")), "Forwarding saved.");
+    assert_eq!(browser.find("#forwarding input[name=forward_always]").property("value"), json!("202"));
+    let fwd = outpost.json("GET", "/api/v1/tenants/acme/extensions/201/forwarding", Some(&token), None).1;
+    assert_eq!(
+        fwd,
+        json!({"forward_always": "202", "forward_busy": null, "forward_no_answer": null, "no_answer_secs": 20}),
+        "the API reads what the portal wrote"
+    );
+    wait_until(BOUND, "the SIP core took the change", || {
+        outpost.log_lines().iter().any(|l| l.contains("SIP directory reloaded")).then_some(())
+    });
+
+    // 203 calls 201; the box follows the forward to 202's phone, which answers.
+    let reception = Phone::of(dir.path(), "202", "acme.pbx.local", "reception-202-secret");
+    let answering = reception.serve(dir.path(), &outpost, "call_uas.xml");
+    let caller = Phone::of(dir.path(), "203", "acme.pbx.local", "caller-203-secret");
+    assert!(caller.call(dir.path(), &outpost, "201", "call_uac.xml"), "{}", outpost.log_lines().join("\n"));
+    assert!(answering.finished(), "202 answered the call to 201");
+    let cdr = &common::phones::cdrs(&outpost, &token, 1)[0];
+    assert_eq!((cdr["dialled"].as_str(), cdr["callee"].as_str()), (Some("201"), Some("202")), "{cdr}");
+    assert_eq!(cdr["disposition"], "answered", "{cdr}");
+
+    // The call is in 201's history.
+    browser.goto(&outpost.url("/ui/me"));
+    let row = "#my-calls tbody tr";
+    assert_eq!(browser.find(&format!("{row} [data-f=direction]")).text(), "in");
+    assert_eq!(browser.find(&format!("{row} [data-f=other]")).text(), "203");
+    assert_eq!(browser.find(&format!("{row} [data-f=outcome]")).text(), "answered (forwarded to 202)");
+    browser.set_window_size(1280, 1000);
+    browser.keep_screenshot("box-portal");
+    browser.set_window_size(1280, 800);
+
+    // The user's session reaches no admin page and posts no admin form, even with its token.
+    let cookie = browser.cookies().iter().find(|c| c["name"] == "outpost_session").unwrap()["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let csrf = browser.find("#forwarding input[name=csrf]").attribute("value").unwrap();
+    for path in ["/ui/", "/ui/extensions", "/ui/extensions/acme/201", "/ui/phones", "/ui/routes", "/ui/live.json"] {
+        assert_eq!(curl(&outpost, "GET", path, Some(&cookie), None).0, 403, "{path}");
+    }
+    let add = format!("tenant=acme&number=204&name=x&secret=&csrf={csrf}");
+    assert_eq!(curl(&outpost, "POST", "/ui/extensions", Some(&cookie), Some(&add)).0, 403);
+    let reset = format!("password=taken-over-pass&csrf={csrf}");
+    assert_eq!(curl(&outpost, "POST", "/ui/extensions/acme/202/portal", Some(&cookie), Some(&reset)).0, 403);
+    let (_, exts) = outpost.json("GET", "/api/v1/tenants/acme/extensions", Some(&token), None);
+    assert_eq!(exts.as_array().unwrap().len(), 3, "nothing added: {exts}");
+    // The same session as a bearer token is a user's in the API too: no admin route.
+    assert_eq!(outpost.curl("GET", "/api/v1/site", Some(&cookie), None).0, 403);
+
+    // A portal form without the session's token changes nothing; with it, it does.
+    let change = "forward_always=203&forward_busy=&forward_no_answer=&no_answer_secs=20";
+    assert_eq!(curl(&outpost, "POST", "/ui/me/forwarding", Some(&cookie), Some(change)).0, 403, "no token");
+    let forged = format!("{change}&csrf=forged");
+    assert_eq!(curl(&outpost, "POST", "/ui/me/forwarding", Some(&cookie), Some(&forged)).0, 403, "a wrong token");
+    let fwd = |t: &str| outpost.json("GET", "/api/v1/tenants/acme/extensions/201/forwarding", Some(t), None).1;
+    assert_eq!(fwd(&token)["forward_always"], "202", "unchanged");
+    let good = format!("{change}&csrf={csrf}");
+    assert_eq!(curl(&outpost, "POST", "/ui/me/forwarding", Some(&cookie), Some(&good)).0, 200);
+    assert_eq!(fwd(&token)["forward_always"], "203");
+
+    // An admin is no extension user: the portal refuses an admin's session.
+    let admin = admin_cookie(&outpost, dir.path());
+    assert_eq!(curl(&outpost, "GET", "/ui/extensions", Some(&admin), None).0, 200);
+    assert_eq!(curl(&outpost, "GET", "/ui/me", Some(&admin), None).0, 403);
+    assert_eq!(curl(&outpost, "POST", "/ui/me/forwarding", Some(&admin), Some(&good)).0, 403);
+
+    // The user logs out, back to the portal's login.
+    browser.find("form.logout button").click();
+    wait_until(BOUND, "the portal login", || browser.try_find("#portal-login"));
+    assert_eq!(curl(&outpost, "GET", "/ui/me", Some(&cookie), None).0, 303, "the session ended");
 }

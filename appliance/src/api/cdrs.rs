@@ -43,6 +43,7 @@ impl CdrQuery {
         Ok(CdrFilter {
             tenant: self.tenant,
             extension: self.extension,
+            party: None,
             since: self.since,
             until: self.until,
             disposition,

@@ -1,6 +1,6 @@
 //! Call forwarding of one extension: `GET` and `PUT /tenants/:tenant/extensions/:key/forwarding`.
 //!
-//! A view of four fields of the extension, so that a phone user's portal (later) can change
+//! A view of four fields of the extension, so that a phone user's portal (`ui::portal`) can change
 //! forwarding without seeing or resending the extension's secret and name. A write goes through
 //! the site document like every other (`resources::write`): the same validation as
 //! `outpost config apply`, one new revision, an audit row.
@@ -51,6 +51,17 @@ impl From<&Extension> for Forwarding {
     }
 }
 
+impl Forwarding {
+    /// Puts the four fields on the extension: the one edit both this route and the web UI's
+    /// portal make, before the site document is validated and applied whole.
+    pub fn apply_to(self, x: &mut Extension) {
+        x.forward_always = self.forward_always;
+        x.forward_busy = self.forward_busy;
+        x.forward_no_answer = self.forward_no_answer;
+        x.no_answer_secs = self.no_answer_secs;
+    }
+}
+
 fn extension<'a>(doc: &'a mut SiteDoc, tenant: &str, number: &str) -> Result<&'a mut Extension, ApiError> {
     let t = doc
         .tenants
@@ -81,11 +92,7 @@ async fn replace(
     JsonBody(fwd): JsonBody<Forwarding>,
 ) -> Result<Json<Forwarding>, ApiError> {
     let mut stored = write(&app, &admin, |doc| {
-        let x = extension(doc, &tenant, &number)?;
-        x.forward_always = fwd.forward_always;
-        x.forward_busy = fwd.forward_busy;
-        x.forward_no_answer = fwd.forward_no_answer;
-        x.no_answer_secs = fwd.no_answer_secs;
+        fwd.apply_to(extension(doc, &tenant, &number)?);
         Ok(())
     })
     .await?;

@@ -16,7 +16,7 @@ mod cdrs;
 mod devices;
 mod dhcp;
 mod error;
-mod forwarding;
+pub(crate) mod forwarding;
 mod media;
 mod resources;
 mod sip;

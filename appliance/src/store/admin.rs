@@ -118,6 +118,11 @@ impl Store {
         let Some(session) = self.check_credentials(username, password)? else {
             return Ok(None);
         };
+        Ok(Some((self.open_session(username)?, session)))
+    }
+
+    /// A new session of `username` (whose credentials were checked), returning its token.
+    pub(super) fn open_session(&self, username: &str) -> Result<String, StoreError> {
         let token = B64.encode(random_bytes::<32>()?).replace(['+', '/'], "_");
         let now = unix_now();
         let conn = self.conn();
@@ -126,7 +131,7 @@ impl Store {
             "INSERT INTO sessions (token_hash, username, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
             params![token_hash(&token), username, now, now + SESSION_SECONDS],
         )?;
-        Ok(Some((token, session)))
+        Ok(token)
     }
 
     /// The live session a bearer token stands for.

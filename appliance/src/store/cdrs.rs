@@ -13,6 +13,9 @@ pub struct CdrFilter {
     pub tenant: Option<String>,
     /// Caller or callee.
     pub extension: Option<String>,
+    /// Caller, callee or the number dialled: every call an extension made, took, or was asked
+    /// for and forwarded elsewhere (the portal's history of one extension).
+    pub party: Option<String>,
     /// Calls started at or after / before these Unix times.
     pub since: Option<i64>,
     pub until: Option<i64>,
@@ -67,6 +70,10 @@ impl Store {
             sql.push_str(" AND (caller = ? OR callee = ?)");
             args.push(Value::Text(x.clone()));
             args.push(Value::Text(x.clone()));
+        }
+        if let Some(x) = &f.party {
+            sql.push_str(" AND (caller = ? OR callee = ? OR dialled = ?)");
+            args.extend([Value::Text(x.clone()), Value::Text(x.clone()), Value::Text(x.clone())]);
         }
         if let Some(s) = f.since {
             sql.push_str(" AND start >= ?");
@@ -173,6 +180,15 @@ mod tests {
             ..CdrFilter::default()
         };
         assert_eq!(store.cdrs(&ext).unwrap().len(), 1);
+        // 102 was dialled in both calls and answered both: as a party it took part in both;
+        // a call dialled to 102 but answered by 103 belongs to 102 too.
+        let mut forwarded = record("3", "101", 300, Disposition::Answered);
+        forwarded.callee = "103".into();
+        store.insert_cdr(&forwarded).unwrap();
+        let party = |x: &str| CdrFilter { party: Some(x.into()), limit: 10, ..CdrFilter::default() };
+        assert_eq!(store.cdrs(&party("102")).unwrap().len(), 3);
+        let theirs = CdrFilter { extension: Some("102".into()), limit: 10, ..CdrFilter::default() };
+        assert_eq!(store.cdrs(&theirs).unwrap().len(), 2, "`extension` is caller or callee only");
         let other = CdrFilter { tenant: Some("bright".into()), limit: 10, ..CdrFilter::default() };
         assert!(store.cdrs(&other).unwrap().is_empty());
     }

@@ -4,13 +4,15 @@
 //! or the new state. Secrets are encrypted at rest under the box key (`secrets`).
 //!
 //! Layout: `site` (apply/export of the site config), `admin` (users and API sessions), `audit`,
-//! `secrets` (the box key and AES-GCM), `leases` (DHCP), `cdrs` (call records), `migrations/` (schema, one numbered file per step).
+//! `secrets` (the box key and AES-GCM), `leases` (DHCP), `cdrs` (call records), `portal`
+//! (extension users' portal accounts), `migrations/` (schema, one numbered file per step).
 
 pub mod admin;
 pub mod audit;
 pub mod cdrs;
 pub mod discovered;
 pub mod leases;
+pub mod portal;
 pub mod registrations;
 pub mod secrets;
 pub mod site;
@@ -33,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_templates.sql"),
     include_str!("migrations/0006_trunks.sql"),
     include_str!("migrations/0007_device_fetches.sql"),
+    include_str!("migrations/0008_portal.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -61,6 +61,7 @@ impl Store {
         }
         let next = revision + 1;
         write_doc(&tx, &doc, &self.secrets, next)?;
+        super::portal::drop_orphans(&tx, actor)?;
         let detail = format!("revision {revision} -> {next}: {}", summary(&doc));
         audit::record(&tx, actor, "config.apply", &detail)?;
         tx.commit()?;

@@ -148,7 +148,8 @@ async fn edit_page(
     Admin(viewer): Admin,
     Path((tenant, number)): Path<(String, String)>,
 ) -> Result<Response, UiError> {
-    let doc = app.store.call(|s| s.export_site()).await?;
+    let (t, n) = (tenant.clone(), number.clone());
+    let (doc, portal_set) = app.store.call(move |s| Ok((s.export_site()?, s.portal_password_set_at(&t, &n)?))).await?;
     let Some(x) = find(&doc, &tenant, &number) else {
         return Ok(page::refused(StatusCode::NOT_FOUND, "There is no such extension."));
     };
@@ -171,6 +172,7 @@ async fn edit_page(
                     button.danger type="submit" { "Make a new secret" }
                 }
             }
+            (super::portal::admin_card(&viewer, &tenant, &number, portal_set))
             p { a href="/ui/extensions" { "Back to the extensions" } }
         }
     };

@@ -15,12 +15,15 @@
 //! - `dashboard`: the dashboard and its live JSON; `extensions`: list, add, edit, new secret.
 //! - `phones`: discovered devices and their adoption, the site's phones, last fetch,
 //!   re-provision; `routes`: the routes, read-only, and the route tester.
+//! - `portal`: the extension user's own pages under `/ui/me` (login, forwarding, call
+//!   history, registration), and the admin's portal password card of an extension.
 //! - `assets/`: `ui.css`, `ui.js` (polling the dashboard, confirmations).
 
 mod dashboard;
 mod extensions;
 mod page;
 mod phones;
+mod portal;
 mod routes;
 mod session;
 mod setup;
@@ -67,6 +70,7 @@ pub fn router(state: AppState) -> Router<()> {
         .merge(extensions::routes())
         .merge(phones::routes())
         .merge(routes::routes())
+        .merge(portal::routes())
         .route("/ui/assets/ui.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route("/ui/assets/ui.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))
         .layer(middleware::map_response(security_headers))
@@ -80,15 +84,34 @@ async fn apply(
     actor: &str,
     edit: impl FnOnce(&mut SiteDoc) -> Result<(), String>,
 ) -> Result<Result<(), String>, UiError> {
+    Ok(apply_edit(app, actor, edit).await?.map_err(|r| match r {
+        Refusal::Edit(why) => why,
+        Refusal::Site(e) => reasons(&e),
+    }))
+}
+
+/// Why an edit of the site was not applied: the edit's own words, or the site's validation
+/// (kept whole, so that the portal can word its fields for a phone user).
+enum Refusal {
+    Edit(String),
+    Site(crate::site::SiteError),
+}
+
+/// `apply`, with the site's refusal as it came.
+async fn apply_edit(
+    app: &AppState,
+    actor: &str,
+    edit: impl FnOnce(&mut SiteDoc) -> Result<(), String>,
+) -> Result<Result<(), Refusal>, UiError> {
     let _one_writer = app.writes.lock().await;
     let mut doc = app.store.call(|s| s.export_site()).await?;
     if let Err(why) = edit(&mut doc) {
-        return Ok(Err(why));
+        return Ok(Err(Refusal::Edit(why)));
     }
     let actor = format!("ui:{actor}");
     match app.store.call(move |s| s.apply_site(doc, &actor)).await {
         Ok(_) => Ok(Ok(())),
-        Err(StoreError::Site(e)) => Ok(Err(reasons(&e))),
+        Err(StoreError::Site(e)) => Ok(Err(Refusal::Site(e))),
         Err(e) => Err(e.into()),
     }
 }

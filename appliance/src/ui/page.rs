@@ -7,6 +7,7 @@ use maud::{html, Markup, DOCTYPE};
 pub use web_kit::notice;
 
 use super::session::Viewer;
+use crate::store::admin::Role;
 
 /// Which navigation entry is the current page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,10 +17,13 @@ pub enum Nav {
     Extensions,
     Phones,
     Routes,
+    /// The extension user's portal.
+    Portal,
 }
 
 /// A whole page. Only the one style sheet and the one script: no inline code (see the CSP).
-/// The navigation shows only to an admin whose password is set.
+/// The admin navigation shows only to an admin whose password is set; an extension user sees
+/// the portal's one entry.
 pub fn document(title: &str, viewer: Option<&Viewer>, nav: Nav, body: Markup) -> Html<String> {
     let open = |n: Nav| if n == nav { "open" } else { "" };
     Html(
@@ -36,8 +40,12 @@ pub fn document(title: &str, viewer: Option<&Viewer>, nav: Nav, body: Markup) ->
                 body {
                     @if let Some(v) = viewer {
                         header.top {
-                            a.brand href="/ui/" { "Outpost" }
-                            @if !v.must_change_password {
+                            a.brand href=(v.home()) { "Outpost" }
+                            @if v.role != Role::Admin {
+                                nav.menu {
+                                    a class=(open(Nav::Portal)) href="/ui/me" { "My phone" }
+                                }
+                            } @else if !v.must_change_password {
                                 nav.menu {
                                     a class=(open(Nav::Dashboard)) href="/ui/" { "Dashboard" }
                                     a class=(open(Nav::Extensions)) href="/ui/extensions" { "Extensions" }
@@ -67,8 +75,13 @@ pub fn csrf_field(viewer: &Viewer) -> Markup {
 
 /// A short page saying why a request was refused.
 pub fn refused(code: StatusCode, why: &str) -> Response {
+    refused_to(code, why, "/ui/")
+}
+
+/// A refusal page whose way back leads to `home` (the dashboard or the portal).
+pub fn refused_to(code: StatusCode, why: &str, home: &str) -> Response {
     let body = html! {
-        main { section.card { h1 { "Not done" } p.notice.refused role="alert" { (why) } p { a href="/ui/" { "Back to the dashboard" } } } }
+        main { section.card { h1 { "Not done" } p.notice.refused role="alert" { (why) } p { a href=(home) { "Back" } } } }
     };
     (code, document("Refused", None, Nav::None, body)).into_response()
 }

@@ -10,7 +10,12 @@
 //!   The login form, before there is a session, uses a random token in a short cookie of its
 //!   own that the form echoes (double submit).
 //! - Failed logins count in the API's `LoginLimiter`: the UI and the API share one budget
-//!   per client address.
+//!   per client address (the portal's login too).
+//! - Roles are checked here, on the server, for every page and every form: `Admin` and
+//!   `Posted` admit only admins, `portal::Member` and `portal::MemberPosted` only extension
+//!   users bound to an extension; each refuses the other role with 403. The admin login
+//!   admits only admins and the portal login only extension users, so neither form opens the
+//!   other's session.
 
 use std::time::Instant;
 
@@ -35,6 +40,7 @@ pub use web_kit::cookie;
 use super::page;
 use crate::api::{AppState, Peer};
 use crate::store::admin::Role;
+use crate::store::portal::Line;
 
 /// The session cookie.
 pub const COOKIE_NAME: &str = "outpost_session";
@@ -49,6 +55,56 @@ pub struct Viewer {
     pub must_change_password: bool,
     pub csrf: String,
     pub token: String,
+    /// The extension of an extension user (role `user`); `None` for admins.
+    pub line: Option<Line>,
+}
+
+impl Viewer {
+    /// Where this viewer's pages start.
+    pub fn home(&self) -> &'static str {
+        if self.role == Role::Admin {
+            "/ui/"
+        } else {
+            "/ui/me"
+        }
+    }
+}
+
+/// Who may use a page or form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// The box's admins.
+    Admins,
+    /// Extension users, each bound to one extension.
+    Members,
+    /// Anyone signed in (logout).
+    Anyone,
+}
+
+/// Whether `viewer` is of `audience`. A `user` without an extension (an API-only account) is
+/// no member: the portal has nothing to show it.
+pub fn admits(audience: Audience, viewer: &Viewer) -> bool {
+    match audience {
+        Audience::Admins => viewer.role == Role::Admin,
+        Audience::Members => viewer.role == Role::User && viewer.line.is_some(),
+        Audience::Anyone => true,
+    }
+}
+
+/// `Err` with a refusal page (403) when `viewer` is not of `audience`.
+#[allow(clippy::result_large_err)] // every guard's rejection is a `Response`
+pub fn admit(audience: Audience, viewer: &Viewer) -> Result<(), Response> {
+    if admits(audience, viewer) {
+        return Ok(());
+    }
+    tracing::warn!(user = %viewer.username, ?audience, "web UI: a page of another role refused");
+    let why = match audience {
+        Audience::Members => {
+            "This is the portal of an extension's user; admins change forwarding on the extension's page."
+        }
+        _ => "These pages are for the box's admins.",
+    };
+    Err(page::refused_to(StatusCode::FORBIDDEN, why, viewer.home()))
 }
 
 /// The CSRF token of the session `token`.
@@ -59,7 +115,15 @@ pub fn csrf_of(token: &str) -> String {
 async fn viewer(headers: &HeaderMap, app: &AppState) -> Option<Viewer> {
     let token = cookie(headers, COOKIE_NAME).filter(|t| !t.is_empty() && t.len() <= 128)?.to_owned();
     let lookup = token.clone();
-    let session = match app.store.call(move |s| s.session(&lookup)).await {
+    let found = app
+        .store
+        .call(move |s| {
+            let Some(session) = s.session(&lookup)? else { return Ok(None) };
+            let line = if session.role == Role::User { s.portal_line(&session.username)? } else { None };
+            Ok(Some((session, line)))
+        })
+        .await;
+    let (session, line) = match found {
         Ok(s) => s?,
         Err(e) => {
             tracing::warn!(error = %e, "web UI: session lookup failed");
@@ -72,7 +136,13 @@ async fn viewer(headers: &HeaderMap, app: &AppState) -> Option<Viewer> {
         must_change_password: session.must_change_password,
         csrf: csrf_of(&token),
         token,
+        line,
     })
+}
+
+/// The signed-in viewer, or a redirect to `login` (the admin or the portal login page).
+pub(super) async fn signed_in(headers: &HeaderMap, app: &AppState, login: &str) -> Result<Viewer, Response> {
+    viewer(headers, app).await.ok_or_else(|| Redirect::to(login).into_response())
 }
 
 /// An admin whose password is set: what every page but login and setup needs. Without a
@@ -84,12 +154,10 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Response> {
-        let v = viewer(&parts.headers, app).await.ok_or_else(|| Redirect::to("/ui/login").into_response())?;
+        let v = signed_in(&parts.headers, app, "/ui/login").await?;
+        admit(Audience::Admins, &v)?;
         if v.must_change_password {
             return Err(Redirect::to("/ui/setup").into_response());
-        }
-        if v.role != Role::Admin {
-            return Err(page::refused(StatusCode::FORBIDDEN, "These pages are for the box's admins."));
         }
         Ok(Admin(v))
     }
@@ -103,7 +171,8 @@ impl FromRequestParts<AppState> for Setup {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Response> {
-        let v = viewer(&parts.headers, app).await.ok_or_else(|| Redirect::to("/ui/login").into_response())?;
+        let v = signed_in(&parts.headers, app, "/ui/login").await?;
+        admit(Audience::Admins, &v)?;
         if !v.must_change_password {
             return Err(Redirect::to("/ui/").into_response());
         }
@@ -116,7 +185,8 @@ struct CsrfField {
     csrf: String,
 }
 
-/// A form posted by a signed-in viewer (admin or in setup) with the session's CSRF token.
+/// A form posted by an admin (with its password set, or in setup) with the session's CSRF
+/// token.
 pub struct Posted<T> {
     pub viewer: Viewer,
     pub form: T,
@@ -127,25 +197,53 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for Posted<T> {
     type Rejection = Response;
 
     async fn from_request(req: Request, app: &AppState) -> Result<Self, Response> {
-        let (parts, body) = req.into_parts();
-        let viewer = viewer(&parts.headers, app).await.ok_or_else(|| Redirect::to("/ui/login").into_response())?;
-        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), app)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let again = |bytes: Bytes| Request::from_parts(parts.clone(), axum::body::Body::from(bytes));
-        let token = Form::<CsrfField>::from_request(again(bytes.clone()), app).await.ok().map(|f| f.0.csrf);
-        if !token.is_some_and(|t| same(t.as_bytes(), viewer.csrf.as_bytes())) {
-            tracing::warn!(user = %viewer.username, path = %parts.uri.path(), "web UI form without a valid CSRF token refused");
-            return Err(page::refused(
-                StatusCode::FORBIDDEN,
-                "This form has expired or did not come from this box: reload the page and try again.",
-            ));
-        }
-        let Form(form) = Form::<T>::from_request(again(bytes), app)
-            .await
-            .map_err(|e| page::refused(StatusCode::BAD_REQUEST, &format!("The form could not be read: {e}")))?;
+        let (viewer, form) = read_post(req, app, Audience::Admins, "/ui/login").await?;
         Ok(Posted { viewer, form })
     }
+}
+
+/// An empty form (a button) posted by anyone signed in, with the session's CSRF token: logout.
+pub struct SignedPosted {
+    pub viewer: Viewer,
+}
+
+#[async_trait]
+impl FromRequest<AppState> for SignedPosted {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, app: &AppState) -> Result<Self, Response> {
+        let (viewer, Nothing {}) = read_post(req, app, Audience::Anyone, "/ui/login").await?;
+        Ok(SignedPosted { viewer })
+    }
+}
+
+/// Reads a posted form of a viewer of `audience`: the session (else to `login`), the role
+/// (else 403, before the body is read), the CSRF token (else 403), then the form itself.
+pub(super) async fn read_post<T: DeserializeOwned + Send>(
+    req: Request,
+    app: &AppState,
+    audience: Audience,
+    login: &str,
+) -> Result<(Viewer, T), Response> {
+    let (parts, body) = req.into_parts();
+    let viewer = signed_in(&parts.headers, app, login).await?;
+    admit(audience, &viewer)?;
+    let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), app)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let again = |bytes: Bytes| Request::from_parts(parts.clone(), axum::body::Body::from(bytes));
+    let token = Form::<CsrfField>::from_request(again(bytes.clone()), app).await.ok().map(|f| f.0.csrf);
+    if !token.is_some_and(|t| same(t.as_bytes(), viewer.csrf.as_bytes())) {
+        tracing::warn!(user = %viewer.username, path = %parts.uri.path(), "web UI form without a valid CSRF token refused");
+        return Err(page::refused(
+            StatusCode::FORBIDDEN,
+            "This form has expired or did not come from this box: reload the page and try again.",
+        ));
+    }
+    let Form(form) = Form::<T>::from_request(again(bytes), app)
+        .await
+        .map_err(|e| page::refused(StatusCode::BAD_REQUEST, &format!("The form could not be read: {e}")))?;
+    Ok((viewer, form))
 }
 
 /// `Set-Cookie` for the session (an empty token with age 0 removes it).
@@ -153,7 +251,7 @@ pub fn session_cookie(token: &str, max_age: i64) -> HeaderValue {
     web_kit::session_cookie(COOKIE_NAME, token, "/ui", max_age.max(0).unsigned_abs())
 }
 
-fn random_token() -> Option<String> {
+pub(super) fn random_token() -> Option<String> {
     crate::store::secrets::random_bytes::<32>().ok().map(|b| B64.encode(b))
 }
 
@@ -180,10 +278,15 @@ fn login_form(code: StatusCode, error: Option<&str>) -> Response {
     resp
 }
 
+/// Whether a login form's echoed CSRF token matches its cookie `name` (double submit).
+pub(super) fn login_csrf_ok(headers: &HeaderMap, name: &str, echoed: &str) -> bool {
+    cookie(headers, name).is_some_and(|c| same(c.as_bytes(), echoed.as_bytes()))
+}
+
 /// `GET /ui/login`
 pub async fn login_page(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    if viewer(&headers, &app).await.is_some() {
-        return Redirect::to("/ui/").into_response();
+    if let Some(v) = viewer(&headers, &app).await {
+        return Redirect::to(v.home()).into_response();
     }
     login_form(StatusCode::OK, None)
 }
@@ -203,7 +306,7 @@ pub async fn login(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    if !cookie(&headers, LOGIN_COOKIE).is_some_and(|c| same(c.as_bytes(), form.csrf.as_bytes())) {
+    if !login_csrf_ok(&headers, LOGIN_COOKIE, &form.csrf) {
         return login_form(StatusCode::FORBIDDEN, Some("The login form expired: try again."));
     }
     let now = Instant::now();
@@ -217,7 +320,15 @@ pub async fn login(
         return resp;
     }
     let user = form.username.clone();
-    let result = app.store.call(move |s| s.login(&form.username, &form.password)).await;
+    // Only admins log in here: an extension user's right password reads as a wrong one (its
+    // form is the portal's), and the session it opened is closed at once.
+    let result = app
+        .store
+        .call(move |s| match s.login(&form.username, &form.password)? {
+            Some((token, session)) if session.role != Role::Admin => s.logout(&token).map(|()| None),
+            other => Ok(other),
+        })
+        .await;
     let (token, session) = match result {
         Ok(Some(pair)) => pair,
         Ok(None) => {
@@ -245,13 +356,14 @@ pub async fn login(
 #[derive(Deserialize)]
 pub struct Nothing {}
 
-/// `POST /ui/logout`
-pub async fn logout(State(app): State<AppState>, posted: Posted<Nothing>) -> Response {
+/// `POST /ui/logout`, for admins and extension users alike: back to their own login page.
+pub async fn logout(State(app): State<AppState>, posted: SignedPosted) -> Response {
     let token = posted.viewer.token;
+    let to = if posted.viewer.role == Role::Admin { "/ui/login" } else { "/ui/me/login" };
     if let Err(e) = app.store.call(move |s| s.logout(&token)).await {
         return super::UiError::from(e).into_response();
     }
-    let mut resp = Redirect::to("/ui/login").into_response();
+    let mut resp = Redirect::to(to).into_response();
     resp.headers_mut().append(SET_COOKIE, session_cookie("", 0));
     resp
 }
@@ -266,6 +378,33 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a, csrf_of("token-a"), "stable for one session");
         assert!(!a.contains("token-a"), "the token does not show in the page");
+    }
+
+    fn someone(role: Role, line: bool) -> Viewer {
+        Viewer {
+            username: "x".into(),
+            role,
+            must_change_password: false,
+            csrf: String::new(),
+            token: String::new(),
+            line: line.then(|| Line { tenant: "acme".into(), number: "201".into() }),
+        }
+    }
+
+    #[test]
+    fn each_role_reaches_only_its_own_pages() {
+        let admin = someone(Role::Admin, false);
+        let member = someone(Role::User, true);
+        let unbound = someone(Role::User, false);
+        assert!(admits(Audience::Admins, &admin));
+        assert!(!admits(Audience::Admins, &member));
+        assert!(admits(Audience::Members, &member));
+        assert!(!admits(Audience::Members, &admin), "an admin is no extension user");
+        assert!(!admits(Audience::Members, &unbound), "a user without an extension");
+        assert!(!admits(Audience::Admins, &unbound));
+        assert!(admits(Audience::Anyone, &member));
+        assert_eq!(admit(Audience::Admins, &member).err().map(|r| r.status()), Some(StatusCode::FORBIDDEN));
+        assert_eq!((admin.home(), member.home()), ("/ui/", "/ui/me"));
     }
 
     #[test]
