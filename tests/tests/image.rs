@@ -32,7 +32,8 @@ fn missing() -> Option<String> {
         return Some("OUTPOST_IMAGE_TESTS=1 is not set (tools/test-all sets it with the image step)".into());
     }
     for tool in ["qemu-system-x86_64", "mkfs.vfat", "mcopy", "sfdisk", "curl"] {
-        if Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().map_or(true, |o| !o.status.success()) {
+        if Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().map_or(true, |o| !o.status.success())
+        {
             return Some(format!("{tool} is not installed"));
         }
     }
@@ -64,17 +65,22 @@ struct Vm {
 
 impl Vm {
     fn boot(dir: &Path, stick: Option<&Path>) -> Vm {
-        let console = dir.join(format!("console-{}.log", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()));
+        let console = dir.join(format!(
+            "console-{}.log",
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
+        ));
         let (sip, api) = (free_port(), free_port());
         let mut cmd = Command::new("qemu-system-x86_64");
-        cmd.args(["-machine", "q35", "-accel", "tcg", "-m", "1024", "-smp", "2", "-display", "none", "-monitor", "none"])
-            .arg("-serial")
-            .arg(format!("file:{}", console.display()))
-            .args(["-drive", &format!("if=pflash,format=raw,readonly=on,file={OVMF_CODE}")])
-            .args(["-drive", &format!("if=pflash,format=raw,file={}", dir.join("vars.fd").display())])
-            .args(["-drive", &format!("if=virtio,format=raw,file={}", dir.join("disk.img").display())])
-            .args(["-netdev", &format!("user,id=n0,hostfwd=udp:127.0.0.1:{sip}-:5060,hostfwd=tcp:127.0.0.1:{api}-:443")])
-            .args(["-device", "virtio-net-pci,netdev=n0", "-device", "i6300esb"]);
+        cmd.args([
+            "-machine", "q35", "-accel", "tcg", "-m", "1024", "-smp", "2", "-display", "none", "-monitor", "none",
+        ])
+        .arg("-serial")
+        .arg(format!("file:{}", console.display()))
+        .args(["-drive", &format!("if=pflash,format=raw,readonly=on,file={OVMF_CODE}")])
+        .args(["-drive", &format!("if=pflash,format=raw,file={}", dir.join("vars.fd").display())])
+        .args(["-drive", &format!("if=virtio,format=raw,file={}", dir.join("disk.img").display())])
+        .args(["-netdev", &format!("user,id=n0,hostfwd=udp:127.0.0.1:{sip}-:5060,hostfwd=tcp:127.0.0.1:{api}-:443")])
+        .args(["-device", "virtio-net-pci,netdev=n0", "-device", "i6300esb"]);
         if let Some(stick) = stick {
             cmd.args(["-drive", &format!("if=virtio,format=raw,file={}", stick.display())]);
         }
@@ -99,7 +105,11 @@ impl Vm {
             if self.log().matches(needle).count() >= nth {
                 return self.started.elapsed();
             }
-            assert!(Instant::now() < deadline, "no {needle:?} (#{nth}) on the console; it ends with:\n{}", tail(&self.log()));
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} (#{nth}) on the console; it ends with:\n{}",
+                tail(&self.log())
+            );
             std::thread::sleep(Duration::from_millis(500));
         }
     }
@@ -126,7 +136,14 @@ fn stick(dir: &Path, bundle: &Path, name: &str) -> PathBuf {
     let path = dir.join(name);
     let kb = std::fs::metadata(bundle).unwrap().len() / 1024 + 16 * 1024;
     let _ = std::fs::remove_file(&path);
-    assert!(Command::new("mkfs.vfat").args(["-C", "-n", "OUTPOST-UPD"]).arg(&path).arg(kb.to_string()).stdout(Stdio::null()).status().unwrap().success());
+    assert!(Command::new("mkfs.vfat")
+        .args(["-C", "-n", "OUTPOST-UPD"])
+        .arg(&path)
+        .arg(kb.to_string())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success());
     assert!(Command::new("mcopy").arg("-i").arg(&path).arg(bundle).arg("::outpost.bundle").status().unwrap().success());
     path
 }
@@ -141,7 +158,13 @@ fn set_reset_flag(disk: &Path, dir: &Path) {
     let flag = dir.join("factory-reset");
     std::fs::write(&flag, b"").unwrap();
     let image = format!("{}@@{offset}", disk.display());
-    assert!(Command::new("mcopy").args(["-o", "-i", &image]).arg(&flag).arg("::outpost/factory-reset").status().unwrap().success());
+    assert!(Command::new("mcopy")
+        .args(["-o", "-i", &image])
+        .arg(&flag)
+        .arg("::outpost/factory-reset")
+        .status()
+        .unwrap()
+        .success());
 }
 
 fn curl_health(api: u16) -> String {
@@ -161,7 +184,13 @@ fn image_boots_updates_rolls_back_and_resets() {
     let dir = tempfile::tempdir().unwrap();
     let disk = dir.path().join("disk.img");
     // A 3 GB "disk": the image, then free space where the box makes its data partition.
-    assert!(Command::new("cp").arg("--sparse=always").arg(artifact("outpost-1.0.0-x86_64.img")).arg(&disk).status().unwrap().success());
+    assert!(Command::new("cp")
+        .arg("--sparse=always")
+        .arg(artifact("outpost-1.0.0-x86_64.img"))
+        .arg(&disk)
+        .status()
+        .unwrap()
+        .success());
     assert!(Command::new("truncate").args(["-s", "3G"]).arg(&disk).status().unwrap().success());
     std::fs::copy(OVMF_VARS, dir.path().join("vars.fd")).unwrap();
 
@@ -173,14 +202,14 @@ fn image_boots_updates_rolls_back_and_resets() {
     assert_eq!(code, 200, "SIP OPTIONS through the forwarded port");
     let health = curl_health(vm.api);
     assert!(health.contains("\"status\":\"ok\""), "API health: {health}");
-    assert_eq!(vm.count("Admin login"), 1, "a new box prints its one-time password");
+    assert_eq!(vm.count("one-time password: change it"), 1, "a new box prints its one-time password");
     drop(vm);
 
     // Second boot without changes: the data partition kept the store (no new password).
     let vm = Vm::boot(dir.path(), None);
     let ready = vm.wait_for("Outpost is ready", 1);
     eprintln!("later boot to SIP-ready: {:.1} s", ready.as_secs_f64());
-    assert_eq!(vm.count("Admin login"), 0, "data survived the reboot");
+    assert_eq!(vm.count("one-time password: change it"), 0, "data survived the reboot");
     drop(vm);
 
     // 2. Update to 1.0.1 from a stick: installs on B, reboots, B is marked good.
@@ -222,7 +251,7 @@ fn image_boots_updates_rolls_back_and_resets() {
     let vm = Vm::boot(dir.path(), None);
     vm.wait_for("factory reset: wiping the data partition", 1);
     vm.wait_for("Outpost is ready", 1);
-    assert_eq!(vm.count("Admin login"), 1, "a wiped box starts over with a new password");
+    assert_eq!(vm.count("one-time password: change it"), 1, "a wiped box starts over with a new password");
 }
 
 fn code_of(vm: &Vm) -> u16 {
