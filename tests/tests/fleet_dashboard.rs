@@ -33,6 +33,12 @@ fn log_in(browser: &Browser, fleet: &Fleet, name: &str, password: &str) {
     browser.find("#login button[type=submit]").click();
 }
 
+/// A login that must succeed: waits for its answer, or the next `goto` is sent back to /login.
+fn log_in_ok(browser: &Browser, fleet: &Fleet) {
+    log_in(browser, fleet, "admin", ADMIN_PASSWORD);
+    wait_until(BOUND, "the login to be answered", || (!browser.url().ends_with("/login")).then_some(()));
+}
+
 /// The text of the fleet list's state cell of `id`, once it says `want`.
 fn wait_row_state(browser: &Browser, id: &str, want: &str) {
     let css = format!("#fleet tr[data-box=\"{id}\"] [data-f=state]");
@@ -78,7 +84,7 @@ fn an_operator_logs_in_and_nothing_opens_without_a_login_or_a_csrf_token() {
     assert_eq!(refused, "wrong name or password");
     log_in(&browser, &fleet, "nobody", "not-the-password");
     assert_eq!(browser.find("#login .notice").text(), refused, "unknown user reads the same");
-    log_in(&browser, &fleet, "admin", ADMIN_PASSWORD);
+    log_in_ok(&browser, &fleet);
     wait_until(BOUND, "the fleet list", || browser.try_find("#fleet-page"));
     assert_eq!(browser.find("h1").text(), "Boxes");
 
@@ -129,7 +135,7 @@ fn the_fleet_list_shows_a_real_box_online_and_offline_within_its_keepalive() {
     fleet.wait_state("b1", "online", |s| s["status"]["state"] == "online");
 
     let browser = Browser::start();
-    log_in(&browser, &fleet, "admin", ADMIN_PASSWORD);
+    log_in_ok(&browser, &fleet);
     wait_row_state(&browser, "b1", "online");
     let row = browser.find("#fleet tr[data-box=b1]").text();
     assert!(row.contains(env!("CARGO_PKG_VERSION")), "the box's version: {row}");
@@ -181,7 +187,7 @@ fn a_change_pushed_from_the_box_page_is_applied_and_its_diff_shows_the_field() {
     let (_, site) = outpost.json("GET", "/api/v1/site", Some(&token), None);
 
     let browser = Browser::start();
-    log_in(&browser, &fleet, "admin", ADMIN_PASSWORD);
+    log_in_ok(&browser, &fleet);
     browser.goto(&format!("{}/box/b1", fleet.api));
     assert_eq!(browser.find("#reported-revision").text(), "1");
     assert_eq!(browser.find("#push input[name=base_revision]").property("value"), json!("1"));
