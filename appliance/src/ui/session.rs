@@ -283,6 +283,36 @@ pub(super) fn login_csrf_ok(headers: &HeaderMap, name: &str, echoed: &str) -> bo
     cookie(headers, name).is_some_and(|c| same(c.as_bytes(), echoed.as_bytes()))
 }
 
+/// The start of a login post: `Some(now)` while the address's budget (shared with the API's
+/// login) lasts; `None`, counted, once it is spent.
+pub(super) fn login_allowed(app: &AppState, ip: std::net::IpAddr) -> Option<Instant> {
+    let now = Instant::now();
+    if app.logins.blocked(ip, now) {
+        app.metrics.inc("outpost_api_logins_total", &[("result", "blocked")]);
+        return None;
+    }
+    Some(now)
+}
+
+/// The 429 answer to a login post over budget: `form` with when to come back.
+pub(super) fn too_many_logins(mut form: Response) -> Response {
+    form.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("300"));
+    form
+}
+
+/// Books a login's outcome in the shared budget and the metric; `what` names the form in the
+/// log of a failure.
+pub(super) fn login_done(app: &AppState, ip: std::net::IpAddr, now: Instant, ok: bool, what: &str) {
+    if ok {
+        app.logins.succeeded(ip);
+        app.metrics.inc("outpost_api_logins_total", &[("result", "ok")]);
+    } else {
+        app.logins.failed(ip, now);
+        app.metrics.inc("outpost_api_logins_total", &[("result", "failed")]);
+        tracing::warn!(client = %ip, "{what} login failed");
+    }
+}
+
 /// `GET /ui/login`
 pub async fn login_page(State(app): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(v) = viewer(&headers, &app).await {
@@ -309,16 +339,12 @@ pub async fn login(
     if !login_csrf_ok(&headers, LOGIN_COOKIE, &form.csrf) {
         return login_form(StatusCode::FORBIDDEN, Some("The login form expired: try again."));
     }
-    let now = Instant::now();
-    if app.logins.blocked(peer.ip(), now) {
-        app.metrics.inc("outpost_api_logins_total", &[("result", "blocked")]);
-        let mut resp = login_form(
+    let Some(now) = login_allowed(&app, peer.ip()) else {
+        return too_many_logins(login_form(
             StatusCode::TOO_MANY_REQUESTS,
             Some("Too many failed logins from this address: wait a few minutes."),
-        );
-        resp.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("300"));
-        return resp;
-    }
+        ));
+    };
     let user = form.username.clone();
     // Only admins log in here: an extension user's right password reads as a wrong one (its
     // form is the portal's), and the session it opened is closed at once.
@@ -332,16 +358,13 @@ pub async fn login(
     let (token, session) = match result {
         Ok(Some(pair)) => pair,
         Ok(None) => {
-            app.logins.failed(peer.ip(), now);
-            app.metrics.inc("outpost_api_logins_total", &[("result", "failed")]);
-            tracing::warn!(client = %peer.ip(), "web UI login failed");
+            login_done(&app, peer.ip(), now, false, "web UI");
             // The same words whether the user exists or not.
             return login_form(StatusCode::UNAUTHORIZED, Some("Wrong user name or password."));
         }
         Err(e) => return super::UiError::from(e).into_response(),
     };
-    app.logins.succeeded(peer.ip());
-    app.metrics.inc("outpost_api_logins_total", &[("result", "ok")]);
+    login_done(&app, peer.ip(), now, true, "web UI");
     tracing::info!(client = %peer.ip(), user = %user, "web UI login");
     let to = if session.must_change_password { "/ui/setup" } else { "/ui/" };
     let mut resp = Redirect::to(to).into_response();

@@ -5,10 +5,8 @@
 //! an extension without portal password and a wrong password, and a double-submit CSRF token
 //! in a short cookie of its own (scoped to this path, as the admin login's is to its own).
 
-use std::time::Instant;
-
 use axum::extract::State;
-use axum::http::header::{RETRY_AFTER, SET_COOKIE};
+use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
@@ -17,7 +15,9 @@ use serde::Deserialize;
 
 use crate::api::{AppState, Peer};
 use crate::ui::page;
-use crate::ui::session::{self, login_csrf_ok, random_token, session_cookie};
+use crate::ui::session::{
+    self, login_allowed, login_csrf_ok, login_done, random_token, session_cookie, too_many_logins,
+};
 use crate::ui::UiError;
 
 /// The portal login form's CSRF cookie.
@@ -75,33 +75,26 @@ pub async fn submit(
     if !login_csrf_ok(&headers, COOKIE, &f.csrf) {
         return form(StatusCode::FORBIDDEN, Some("The login form expired: try again."), &tenant, &number);
     }
-    let now = Instant::now();
-    if app.logins.blocked(peer.ip(), now) {
-        app.metrics.inc("outpost_api_logins_total", &[("result", "blocked")]);
-        let mut resp = form(
+    let Some(now) = login_allowed(&app, peer.ip()) else {
+        return too_many_logins(form(
             StatusCode::TOO_MANY_REQUESTS,
             Some("Too many failed logins from this address: wait a few minutes."),
             &tenant,
             &number,
-        );
-        resp.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("300"));
-        return resp;
-    }
+        ));
+    };
     let (t, n) = (tenant.clone(), number.clone());
     let result = app.store.call(move |s| s.portal_login(&t, &n, &f.password)).await;
     let token = match result {
         Ok(Some((token, _))) => token,
         Ok(None) => {
-            app.logins.failed(peer.ip(), now);
-            app.metrics.inc("outpost_api_logins_total", &[("result", "failed")]);
-            tracing::warn!(client = %peer.ip(), "web UI portal login failed");
+            login_done(&app, peer.ip(), now, false, "web UI portal");
             // The same words whether the extension, its portal account or the password failed.
             return form(StatusCode::UNAUTHORIZED, Some("Wrong tenant, extension or password."), &tenant, &number);
         }
         Err(e) => return UiError::from(e).into_response(),
     };
-    app.logins.succeeded(peer.ip());
-    app.metrics.inc("outpost_api_logins_total", &[("result", "ok")]);
+    login_done(&app, peer.ip(), now, true, "web UI portal");
     tracing::info!(client = %peer.ip(), %tenant, %number, "web UI portal login");
     let mut resp = Redirect::to("/ui/me").into_response();
     resp.headers_mut().append(SET_COOKIE, session_cookie(&token, crate::store::admin::SESSION_SECONDS));
