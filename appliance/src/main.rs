@@ -107,7 +107,8 @@ enum UpdateAction {
         key: Option<PathBuf>,
     },
     /// Wait until the box is healthy (SIP answers OPTIONS, API listening), then mark the
-    /// running slot good. Fails, leaving the slot on trial, if it is not healthy in time.
+    /// running slot good. Not healthy in time: a slot on trial is marked bad (and the box
+    /// reboots into the other); a good slot stays good and the exit code is 3.
     MarkGood {
         /// Seconds to wait for health.
         #[arg(long, default_value_t = 90)]
@@ -381,7 +382,16 @@ fn update_command(config: &Config, action: UpdateAction) -> anyhow::Result<ExitC
         UpdateAction::MarkGood { wait, no_check } => {
             let probes = update::health::Probes::of(config);
             let probes = (!no_check).then_some(&probes);
-            println!("{}", update::mark_good(&board, probes, std::time::Duration::from_secs(wait))?);
+            match update::mark_good(&board, probes, std::time::Duration::from_secs(wait)) {
+                Ok(done) => println!("{done}"),
+                // Exit 3: a good slot that is not healthy. The image's mark-good script keeps
+                // it running; any other failure on a slot on trial reboots into the other slot.
+                Err(e @ update::UpdateError::Unhealthy(_)) => {
+                    eprintln!("outpost: {e}");
+                    return Ok(ExitCode::from(3));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         UpdateAction::Status => print!("{}", update::status(&board)?),
     }
