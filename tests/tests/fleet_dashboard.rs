@@ -39,6 +39,13 @@ fn log_in_ok(browser: &Browser, fleet: &Fleet) {
     wait_until(BOUND, "the login to be answered", || (!browser.url().ends_with("/login")).then_some(()));
 }
 
+/// A login with a wrong password: the refusal notice, once the answer page shows it (the
+/// click returns before the form's answer has loaded; `log_in` starts from a page without one).
+fn log_in_refused(browser: &Browser, fleet: &Fleet, name: &str) -> String {
+    log_in(browser, fleet, name, "not-the-password");
+    wait_until(BOUND, "the login refusal", || browser.try_text("#login .notice"))
+}
+
 /// The text of the fleet list's state cell of `id`, once it says `want`.
 fn wait_row_state(browser: &Browser, id: &str, want: &str) {
     let css = format!("#fleet tr[data-box=\"{id}\"] [data-f=state]");
@@ -79,11 +86,9 @@ fn an_operator_logs_in_and_nothing_opens_without_a_login_or_a_csrf_token() {
     browser.goto(&format!("{}/box/b1", fleet.api));
     assert!(browser.url().ends_with("/login"), "{}", browser.url());
     browser.keep_screenshot("fleet-login");
-    log_in(&browser, &fleet, "admin", "not-the-password");
-    let refused = browser.find("#login .notice").text();
+    let refused = log_in_refused(&browser, &fleet, "admin");
     assert_eq!(refused, "wrong name or password");
-    log_in(&browser, &fleet, "nobody", "not-the-password");
-    assert_eq!(browser.find("#login .notice").text(), refused, "unknown user reads the same");
+    assert_eq!(log_in_refused(&browser, &fleet, "nobody"), refused, "unknown user reads the same");
     log_in_ok(&browser, &fleet);
     wait_until(BOUND, "the fleet list", || browser.try_find("#fleet-page"));
     assert_eq!(browser.find("h1").text(), "Boxes");

@@ -22,6 +22,11 @@ fn out_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../image/out/test")
 }
 
+/// Where the serial console logs of the last run stay, one per qemu run.
+fn consoles() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("image-consoles")
+}
+
 fn artifact(name: &str) -> PathBuf {
     out_dir().join(name)
 }
@@ -64,11 +69,11 @@ struct Vm {
 }
 
 impl Vm {
-    fn boot(dir: &Path, stick: Option<&Path>) -> Vm {
-        let console = dir.join(format!(
-            "console-{}.log",
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
-        ));
+    /// `name` names the console log, kept in `consoles()` after the test (pass or fail).
+    fn boot(dir: &Path, stick: Option<&Path>, name: &str) -> Vm {
+        std::fs::create_dir_all(consoles()).unwrap();
+        let console = consoles().join(format!("{name}.log"));
+        let _ = std::fs::remove_file(&console);
         let (sip, api) = (free_port(), free_port());
         let mut cmd = Command::new("qemu-system-x86_64");
         cmd.args([
@@ -182,6 +187,7 @@ fn image_boots_updates_rolls_back_and_resets() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    eprintln!("serial console logs: {}", consoles().display());
     let disk = dir.path().join("disk.img");
     // A 3 GB "disk": the image, then free space where the box makes its data partition.
     assert!(Command::new("cp")
@@ -195,7 +201,7 @@ fn image_boots_updates_rolls_back_and_resets() {
     std::fs::copy(OVMF_VARS, dir.path().join("vars.fd")).unwrap();
 
     // 1. First boot: ready line, SIP OPTIONS, the API, a new admin password.
-    let vm = Vm::boot(dir.path(), None);
+    let vm = Vm::boot(dir.path(), None, "1-first-boot");
     let ready = vm.wait_for("Outpost is ready", 1);
     eprintln!("first boot to SIP-ready: {:.1} s", ready.as_secs_f64());
     let code = appliance::update::health::sip_options(vm.sip, Duration::from_secs(5)).unwrap();
@@ -208,7 +214,7 @@ fn image_boots_updates_rolls_back_and_resets() {
     // 2. Update to 1.0.1 from a stick: installs on B, reboots, B is marked good. The store
     // was kept from the first boot (the data partition): no new one-time password.
     let good = stick(dir.path(), &artifact("outpost-1.0.1-x86_64.bundle"), "stick-good.img");
-    let vm = Vm::boot(dir.path(), Some(&good));
+    let vm = Vm::boot(dir.path(), Some(&good), "2-update");
     let ready = vm.wait_for("Outpost is ready", 1);
     eprintln!("later boot to SIP-ready: {:.1} s", ready.as_secs_f64());
     vm.wait_for("installed; rebooting into the new slot", 1);
@@ -222,7 +228,7 @@ fn image_boots_updates_rolls_back_and_resets() {
     // bad): installs on A; each boot of A fails and the mark-good script reboots, using up a
     // try; with none left, B comes back by itself and does not install 1.0.2 again.
     let broken = stick(dir.path(), &artifact("outpost-1.0.2-x86_64.bundle"), "stick-broken.img");
-    let vm = Vm::boot(dir.path(), Some(&broken));
+    let vm = Vm::boot(dir.path(), Some(&broken), "3-rollback");
     vm.wait_for("installed; rebooting into the new slot", 1);
     vm.wait_for("deliberately broken test build", 1);
     vm.wait_for("slot a is on trial and not healthy", 1);
@@ -241,7 +247,7 @@ fn image_boots_updates_rolls_back_and_resets() {
     std::fs::write(&tampered, bytes).unwrap();
     let bad = stick(dir.path(), &tampered, "stick-tampered.img");
     set_reset_flag(&disk, dir.path());
-    let vm = Vm::boot(dir.path(), Some(&bad));
+    let vm = Vm::boot(dir.path(), Some(&bad), "4-tampered-and-reset");
     vm.wait_for("factory reset: wiping the data partition", 1);
     vm.wait_for("Outpost is ready", 1);
     assert_eq!(vm.count("one-time password: change it"), 1, "a wiped box starts over with a new password");

@@ -116,14 +116,25 @@ impl Outpost {
     }
 
     pub fn start_extra(data: tempfile::TempDir, options: &Options, extra: &Extra) -> Outpost {
-        let port = free_port();
-        let tftp_port = if extra.tftp { free_udp_port() } else { 0 };
+        // Ports were free a moment ago, each on its own: one box must not get the same one twice
+        // (a TLS port equal to the SIP port failed a CI run with "Address already in use").
+        let (port, tftp_port, sip_port, sip_tls_port) = loop {
+            let port = free_port();
+            let tftp_port = if extra.tftp { free_udp_port() } else { 0 };
+            let (sip_port, sip_tls_port) = if options.sip { (free_sip_port(), free_port()) } else { (0, 0) };
+            let taken: Vec<u16> = [port, tftp_port, sip_port, sip_tls_port].into_iter().filter(|p| *p != 0).collect();
+            let mut distinct = taken.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            if distinct.len() == taken.len() {
+                break (port, tftp_port, sip_port, sip_tls_port);
+            }
+        };
         let tftp = match (&extra.tftp_listen, extra.tftp) {
             (Some(listen), _) => format!("\"{listen}\""),
             (None, true) => format!("\"127.0.0.1:{tftp_port}\""),
             (None, false) => "\"off\"".to_owned(),
         };
-        let (sip_port, sip_tls_port) = if options.sip { (free_sip_port(), free_port()) } else { (0, 0) };
         let at = if extra.listen_all { "0.0.0.0" } else { "127.0.0.1" };
         let sip = if options.sip {
             format!(
