@@ -14,6 +14,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::phones::Phone;
+use common::ui::{curl, form_login, jar_session, log_in, type_into};
 use common::webdriver::{wait_until, Browser};
 use common::{Options, Outpost};
 use serde_json::json;
@@ -45,70 +46,15 @@ fn start_box(dir: &Path) -> Outpost {
     Outpost::start_with(tempfile::tempdir().unwrap(), &Options { sip: true, sip_config, site: Some(site) })
 }
 
-fn log_in(browser: &Browser, outpost: &Outpost, password: &str) {
-    browser.goto(&outpost.url("/ui/login"));
-    let field = browser.find("#login input[name=username]");
-    field.clear();
-    field.send_keys("admin");
-    browser.find("#login input[name=password]").send_keys(password);
-    browser.find("#login button[type=submit]").click();
-}
-
 /// The login page's refusal, once the answer to the form has loaded.
 fn login_notice(browser: &Browser) -> String {
     wait_until(BOUND, "the login refusal", || browser.try_text("#login .notice"))
 }
 
-fn type_into(browser: &Browser, css: &str, text: &str) {
-    let field = browser.find(css);
-    field.clear();
-    field.send_keys(text);
-}
-
-/// `curl` of the UI: (status, headers and body), with an optional cookie and form.
-fn curl(outpost: &Outpost, method: &str, path: &str, cookie: Option<&str>, form: Option<&str>) -> (u16, String) {
-    let mut cmd = Command::new("curl");
-    cmd.args(["-sS", "-i", "--max-time", "20", "-w", "\n%{http_code}", "-X", method, "--cacert"])
-        .arg(outpost.cert())
-        .arg(outpost.url(path));
-    if let Some(c) = cookie {
-        cmd.args(["-H", &format!("cookie: outpost_session={c}")]);
-    }
-    if let Some(f) = form {
-        cmd.args(["--data", f]);
-    }
-    let out = cmd.output().expect("curl");
-    let text = String::from_utf8(out.stdout).unwrap();
-    let (body, code) = text.rsplit_once('\n').unwrap();
-    (code.parse().unwrap(), body.to_owned())
-}
-
 /// Fetches the login form (its CSRF cookie into `jar`) and posts it with `password` (the
 /// session cookie, if one is set, into `jar` too).
 fn login_with_jar(outpost: &Outpost, jar: &Path, password: &str) -> u16 {
-    let get = Command::new("curl")
-        .args(["-sS", "--max-time", "20", "-c"])
-        .arg(jar)
-        .arg("--cacert")
-        .arg(outpost.cert())
-        .arg(outpost.url("/ui/login"))
-        .output()
-        .unwrap();
-    let page = String::from_utf8(get.stdout).unwrap();
-    let csrf = page.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_owned();
-    let form = format!("csrf={}&username=admin&password={password}", csrf);
-    let post = Command::new("curl")
-        .args(["-sS", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code}", "-b"])
-        .arg(jar)
-        .arg("-c")
-        .arg(jar)
-        .arg("--cacert")
-        .arg(outpost.cert())
-        .args(["--data", &form])
-        .arg(outpost.url("/ui/login"))
-        .output()
-        .unwrap();
-    String::from_utf8(post.stdout).unwrap().parse().unwrap()
+    form_login(outpost, jar, "/ui/login", &format!("username=admin&password={password}"))
 }
 
 fn row_state(browser: &Browser, table: &str, ext: &str) -> Option<String> {
@@ -491,9 +437,7 @@ fn portal_log_in(browser: &Browser, outpost: &Outpost, tenant: &str, number: &st
 fn admin_cookie(outpost: &Outpost, dir: &Path) -> String {
     let jar = dir.join("admin-cookies");
     assert_eq!(login_with_jar(outpost, &jar, PASSWORD), 303);
-    let jar = std::fs::read_to_string(&jar).unwrap();
-    let line = jar.lines().find(|l| l.contains("outpost_session")).expect("a session cookie");
-    line.rsplit('\t').next().unwrap().to_owned()
+    jar_session(&jar)
 }
 
 #[test]

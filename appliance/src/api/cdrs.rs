@@ -15,23 +15,28 @@ use crate::store::cdrs::CdrFilter;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CdrQuery {
-    tenant: Option<String>,
+    pub tenant: Option<String>,
     /// Caller or callee.
-    extension: Option<String>,
+    pub extension: Option<String>,
     /// Unix seconds: calls started at or after / before.
-    since: Option<i64>,
-    until: Option<i64>,
-    disposition: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub disposition: Option<String>,
     #[serde(default = "default_limit")]
-    limit: usize,
+    pub limit: usize,
 }
 
 fn default_limit() -> usize {
     1000
 }
 
+/// The most records one query returns (a CSV export of a busy box's month fits).
+pub const MAX_LIMIT: usize = 100_000;
+
 impl CdrQuery {
-    fn filter(self) -> Result<CdrFilter, ApiError> {
+    /// The store's filter; a disposition that is not one is refused with the list of those
+    /// that are (the web UI's calls page shows the same words).
+    pub fn filter(self) -> Result<CdrFilter, ApiError> {
         let disposition = match self.disposition {
             None => None,
             Some(d) => Some(Disposition::parse(&d).ok_or_else(|| {
@@ -47,7 +52,8 @@ impl CdrQuery {
             since: self.since,
             until: self.until,
             disposition,
-            limit: self.limit.clamp(1, 100_000),
+            limit: self.limit.clamp(1, MAX_LIMIT),
+            offset: 0,
         })
     }
 }
@@ -66,10 +72,32 @@ pub async fn list(
 }
 
 pub async fn csv(State(app): State<AppState>, _: Admin, Query(q): Query<CdrQuery>) -> Result<Response, ApiError> {
+    Ok(csv_response(&records(&app, q).await?, None))
+}
+
+/// The CSV answer of `records` (the API's export and the web UI's download): `text/csv`, and
+/// with `filename` a `Content-Disposition` that saves it under that name.
+pub fn csv_response(records: &[CallRecord], filename: Option<&str>) -> Response {
+    let body = csv_text(records);
+    match filename {
+        None => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned())], body).into_response(),
+        Some(name) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+            ],
+            body,
+        )
+            .into_response(),
+    }
+}
+
+/// The records as CSV, a header line first, CRLF line ends.
+pub fn csv_text(records: &[CallRecord]) -> String {
     let mut out = String::from(
         "call,tenant,caller,callee,dialled,start,answer,end,duration,disposition,status,hangup,legs,route,trunk\r\n",
     );
-    for r in records(&app, q).await? {
+    for r in records.iter().cloned() {
         let fields = [
             r.call,
             r.tenant,
@@ -91,7 +119,7 @@ pub async fn csv(State(app): State<AppState>, _: Admin, Query(q): Query<CdrQuery
         out.push_str(&line.join(","));
         out.push_str("\r\n");
     }
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response())
+    out
 }
 
 /// RFC 4180 quoting; a leading `=`, `+`, `-` or `@` is prefixed with `'` so that a

@@ -12,7 +12,7 @@
 
 mod auth;
 mod backups;
-mod cdrs;
+pub(crate) mod cdrs;
 mod devices;
 mod dhcp;
 mod error;

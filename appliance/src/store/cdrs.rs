@@ -21,6 +21,8 @@ pub struct CdrFilter {
     pub until: Option<i64>,
     pub disposition: Option<Disposition>,
     pub limit: usize,
+    /// Records skipped first, newest first (the web UI's pages of calls).
+    pub offset: usize,
 }
 
 impl Store {
@@ -87,8 +89,9 @@ impl Store {
             sql.push_str(" AND disposition = ?");
             args.push(Value::Text(d.as_str().to_owned()));
         }
-        sql.push_str(" ORDER BY start DESC, id DESC LIMIT ?");
+        sql.push_str(" ORDER BY start DESC, id DESC LIMIT ? OFFSET ?");
         args.push(Value::Integer(i64::try_from(f.limit.clamp(1, 100_000)).unwrap_or(1000)));
+        args.push(Value::Integer(i64::try_from(f.offset).unwrap_or(i64::MAX)));
         let conn = self.conn();
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(params_from_iter(args), |r| {
@@ -191,5 +194,10 @@ mod tests {
         assert_eq!(store.cdrs(&theirs).unwrap().len(), 2, "`extension` is caller or callee only");
         let other = CdrFilter { tenant: Some("bright".into()), limit: 10, ..CdrFilter::default() };
         assert!(store.cdrs(&other).unwrap().is_empty());
+        let page = |offset| CdrFilter { limit: 2, offset, ..CdrFilter::default() };
+        let calls = |f| store.cdrs(&f).unwrap().into_iter().map(|r| r.call).collect::<Vec<_>>();
+        assert_eq!(calls(page(0)), ["3", "2"], "the first page, newest first");
+        assert_eq!(calls(page(2)), ["1"], "the next page");
+        assert!(calls(page(3)).is_empty());
     }
 }

@@ -15,10 +15,12 @@
 //! - `dashboard`: the dashboard and its live JSON; `extensions`: list, add, edit, new secret.
 //! - `phones`: discovered devices and their adoption, the site's phones, last fetch,
 //!   re-provision; `routes`: the routes, read-only, and the route tester.
+//! - `calls`: the call records with filters, pages and the CSV download.
 //! - `portal`: the extension user's own pages under `/ui/me` (login, forwarding, call
 //!   history, registration), and the admin's portal password card of an extension.
 //! - `assets/`: `ui.css`, `ui.js` (polling the dashboard, confirmations).
 
+mod calls;
 mod dashboard;
 mod extensions;
 mod page;
@@ -70,6 +72,7 @@ pub fn router(state: AppState) -> Router<()> {
         .merge(extensions::routes())
         .merge(phones::routes())
         .merge(routes::routes())
+        .merge(calls::routes())
         .merge(portal::routes())
         .route("/ui/assets/ui.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route("/ui/assets/ui.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))

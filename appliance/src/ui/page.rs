@@ -17,6 +17,7 @@ pub enum Nav {
     Extensions,
     Phones,
     Routes,
+    Calls,
     /// The extension user's portal.
     Portal,
 }
@@ -51,6 +52,7 @@ pub fn document(title: &str, viewer: Option<&Viewer>, nav: Nav, body: Markup) ->
                                     a class=(open(Nav::Extensions)) href="/ui/extensions" { "Extensions" }
                                     a class=(open(Nav::Phones)) href="/ui/phones" { "Phones" }
                                     a class=(open(Nav::Routes)) href="/ui/routes" { "Routes" }
+                                    a class=(open(Nav::Calls)) href="/ui/calls" { "Calls" }
                                 }
                             }
                             form.logout method="post" action="/ui/logout" {

@@ -5,6 +5,7 @@
 pub mod fleet;
 pub mod phones;
 pub mod trunks;
+pub mod ui;
 pub mod webdriver;
 
 use std::io::{BufRead, BufReader};

@@ -100,7 +100,7 @@ pub fn history(number: &str, records: &[CallRecord]) -> Vec<HistoryRow> {
         .collect()
 }
 
-fn outcome_words(d: Disposition) -> &'static str {
+pub(crate) fn outcome_words(d: Disposition) -> &'static str {
     match d {
         Disposition::Answered => "answered",
         Disposition::Busy => "busy",

@@ -27,6 +27,7 @@ use maud::{html, Markup};
 use serde::de::DeserializeOwned;
 
 pub use admin::card as admin_card;
+pub(super) use form::outcome_words;
 use form::{history, parse, worded, ForwardingForm};
 
 use super::dashboard::{state_badge, utc};
