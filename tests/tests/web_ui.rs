@@ -210,7 +210,8 @@ fn an_admin_sets_up_the_box_in_the_browser_and_sees_a_new_phone_register() {
 fn pages_need_a_login_and_carry_a_strict_content_security_policy() {
     let dir = tempfile::tempdir().unwrap();
     let outpost = start_box(dir.path());
-    for path in ["/ui/", "/ui/extensions", "/ui/setup", "/ui/live.json", "/ui/phones", "/ui/routes"] {
+    let pages = ["/ui/", "/ui/extensions", "/ui/setup", "/ui/live.json", "/ui/phones", "/ui/routes", "/ui/calls"];
+    for path in pages.into_iter().chain(["/ui/calls.csv", "/ui/security"]) {
         let (code, head) = curl(&outpost, "GET", path, None, None);
         assert_eq!(code, 303, "{path}: {head}");
         assert!(head.to_lowercase().contains("location: /ui/login"), "{path}: {head}");

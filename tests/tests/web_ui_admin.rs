@@ -1,12 +1,14 @@
-//! The web UI's admin page for call records, end to end in headless Chromium
+//! The web UI's admin pages for call records and security, end to end in headless Chromium
 //! against a real `outpost` with SIP on loopback: sipp calls listed on `/ui/calls`, filtered,
-//! and downloaded as CSV with the session cookie; the page refuses an extension user's
-//! session. Screenshots: `box-calls` (`target/screenshots/`,
+//! and downloaded as CSV with the session cookie; a sipp phone guessing passwords banned, seen
+//! on `/ui/security`, unbanned in the browser and registering again. Both pages refuse an
+//! extension user's session. Screenshots: `box-calls`, `box-security` (`target/screenshots/`,
 //! and `docs/screenshots/` with `OUTPOST_UPDATE_SCREENSHOTS=1`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
+use std::net::UdpSocket;
 use std::path::Path;
 use std::time::Duration;
 
@@ -189,16 +191,122 @@ fn an_admin_sees_the_calls_filters_them_and_downloads_them_as_csv() {
 
     // The nav links both pages.
     assert!(browser.try_find("nav.menu a[href=\"/ui/calls\"].open").is_some());
+    assert!(browser.try_find("nav.menu a[href=\"/ui/security\"]").is_some());
 
-    // An extension user's session is refused on the page and the CSV.
+    // An extension user's session is refused on both pages and the CSV, even with its own
+    // CSRF token.
     browser.goto(&outpost.url("/ui/extensions/acme/201"));
     type_into(&browser, "#portal-password input[name=password]", PORTAL_PASSWORD);
     browser.find("#portal-password button[type=submit]").click();
     wait_until(BOUND, "the portal password set", || browser.try_text("#extension-page .notice.ok"));
-    let (user, _csrf) = portal_user(&outpost, dir.path());
-    for path in ["/ui/calls", "/ui/calls.csv", "/ui/calls.csv?number=201"] {
+    let (user, csrf) = portal_user(&outpost, dir.path());
+    for path in ["/ui/calls", "/ui/calls.csv", "/ui/calls.csv?number=201", "/ui/security"] {
         let (code, page) = curl(&outpost, "GET", path, Some(&user), None);
         assert_eq!(code, 403, "{path}");
         assert!(!page.contains(&answered_call), "{path}: nothing of the calls shows");
     }
+    let form = format!("service=sip&address=127.0.0.1&csrf={csrf}");
+    assert_eq!(curl(&outpost, "POST", "/ui/security/unban", Some(&user), Some(&form)).0, 403);
+}
+
+/// Sends a REGISTER without credentials from `socket`; the box's answer, if any.
+fn probe(socket: &UdpSocket, port: u16, n: u32) -> Option<String> {
+    let me = socket.local_addr().unwrap().port();
+    let register = format!(
+        "REGISTER sip:acme.pbx.local SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bK-probe{n}\r\n\
+         From: <sip:201@acme.pbx.local>;tag=p{n}\r\nTo: <sip:201@acme.pbx.local>\r\nCall-ID: probe-{n}\r\n\
+         CSeq: 1 REGISTER\r\nContact: <sip:201@127.0.0.1:{me}>\r\nContent-Length: 0\r\n\r\n"
+    );
+    socket.send_to(register.as_bytes(), ("127.0.0.1", port)).unwrap();
+    let mut buf = [0u8; 4096];
+    socket.recv(&mut buf).ok().map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+#[test]
+fn an_admin_sees_a_ban_lifts_it_in_the_browser_and_the_phone_registers_again() {
+    let dir = tempfile::tempdir().unwrap();
+    // Loopback is not trusted here, so the phone's guesses count; provisioning bans after
+    // two unknown phones.
+    let sip = "ban_after_failures = 3\nban_secs = 600\nallowlist = [\"192.0.2.0/24\", \"fd00::/8\"]\n";
+    let extra = Extra { provision_config: "scan_limit = 2\nban_secs = 600\n".to_owned(), ..Extra::default() };
+    let (outpost, token, browser) = start_box(dir.path(), sip, &extra);
+    browser.goto(&outpost.url("/ui/security"));
+    assert_eq!(wait_until(BOUND, "no bans", || browser.try_text("#no-bans")), "No address is banned.");
+    assert_eq!(browser.find("#sip-allowlist").text(), "192.0.2.0/24\nfd00::/8");
+    assert!(browser.find("#provisioning-allowlist").text().starts_with("None"));
+    assert_eq!(browser.find("#security-counts [data-f=sip-auth-failed]").text(), "0");
+
+    // A phone with the wrong password tries three times: banned, the box no longer answers it.
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(1500))).unwrap();
+    assert!(probe(&socket, outpost.sip_port, 1).unwrap().starts_with("SIP/2.0 401 "), "answered before");
+    let guessing = Phone::of(dir.path(), "201", "acme.pbx.local", "not-the-secret");
+    for _ in 0..3 {
+        let out = guessing.sipp(dir.path(), &outpost, "register.xml").output().unwrap();
+        assert!(!out.status.success(), "a wrong password registers nothing");
+    }
+    assert_eq!(probe(&socket, outpost.sip_port, 2), None, "banned: no answer at all");
+    // A failed API login counts too (one, far from its own limit).
+    let wrong = r#"{"username":"admin","password":"not-the-password"}"#;
+    assert_eq!(outpost.curl("POST", "/api/v1/login", None, Some(wrong)).0, 401);
+    // Three unknown phones' files from one address: the provisioning guard bans it.
+    for mac in ["805ec0aabb01", "805ec0aabb02", "805ec0aabb03"] {
+        outpost.curl("GET", &format!("/prov/{mac}.cfg"), None, None);
+    }
+
+    // The page lists both bans, why and until when, and the counts.
+    let sip_row = "#bans tr[data-service=sip][data-address=\"127.0.0.1\"]";
+    let prov_row = "#bans tr[data-service=provisioning][data-address=\"127.0.0.1\"]";
+    wait_until(BOUND, "both bans listed", || {
+        browser.goto(&outpost.url("/ui/security"));
+        (browser.try_find(sip_row).is_some() && browser.try_find(prov_row).is_some()).then_some(())
+    });
+    assert_eq!(browser.find(&format!("{sip_row} [data-f=why]")).text(), "3 failed authentications");
+    let until = browser.find(&format!("{sip_row} [data-f=until]")).text();
+    assert!(until.contains(" UTC (") && until.ends_with(" min left)"), "{until}");
+    assert!(browser.find(&format!("{prov_row} [data-f=why]")).text().contains("MAC scan"));
+    assert_eq!(browser.find("#security-counts [data-f=banned]").text(), "2");
+    assert_eq!(browser.find("#security-counts [data-f=sip-auth-failed]").text(), "3");
+    assert!(browser.find("#security-counts [data-f=sip-dropped]").text() != "0", "the probe was dropped");
+    assert_eq!(browser.find("#security-counts [data-f=logins-failed]").text(), "1");
+    assert_eq!(browser.find("#security-counts [data-f=provisioning-bans]").text(), "1");
+    browser.set_window_size(1280, 1000);
+    browser.keep_screenshot("box-security");
+    browser.set_window_size(1280, 800);
+
+    // CSRF: the session cookie alone lifts nothing.
+    let cookie = session_cookie(&browser);
+    let form = "service=sip&address=127.0.0.1";
+    assert_eq!(curl(&outpost, "POST", "/ui/security/unban", Some(&cookie), Some(form)).0, 403);
+    let (_, bans) = outpost.json("GET", "/api/v1/sip/bans", Some(&token), None);
+    assert_eq!(bans.as_array().unwrap().len(), 1, "still banned: {bans}");
+
+    // Unban in the browser: the row goes, the API agrees, and the right password registers.
+    browser.find(&format!("{sip_row} button[type=submit]")).click();
+    let done = wait_until(BOUND, "the unban", || browser.try_text("#security-page .notice.ok"));
+    assert_eq!(done, "127.0.0.1 unbanned (SIP).");
+    assert!(browser.try_find(sip_row).is_none(), "no longer listed");
+    assert!(browser.try_find(prov_row).is_some(), "the other ban stays");
+    let (_, bans) = outpost.json("GET", "/api/v1/sip/bans", Some(&token), None);
+    assert_eq!(bans, serde_json::json!([]));
+    assert!(probe(&socket, outpost.sip_port, 3).unwrap().starts_with("SIP/2.0 401 "), "answered again");
+    Phone::of(dir.path(), "201", "acme.pbx.local", "ada-201-sip-secret").register(dir.path(), &outpost);
+    browser.goto(&outpost.url("/ui/"));
+    wait_until(BOUND, "201 registered", || {
+        browser.try_text("#phones tr[data-ext=\"acme/201\"] [data-f=state]").filter(|s| s == "registered")
+    });
+
+    // The provisioning ban lifts the same way; lifting it twice says it is gone.
+    browser.goto(&outpost.url("/ui/security"));
+    browser.find(&format!("{prov_row} button[type=submit]")).click();
+    let done = wait_until(BOUND, "the unban", || browser.try_text("#security-page .notice.ok"));
+    assert_eq!(done, "127.0.0.1 unbanned (Provisioning).");
+    assert_eq!(browser.find("#no-bans").text(), "No address is banned.");
+    let csrf = browser.find("form.logout input[name=csrf]").attribute("value").unwrap();
+    let again = format!("service=provisioning&address=127.0.0.1&csrf={csrf}");
+    let (code, page) = curl(&outpost, "POST", "/ui/security/unban", Some(&cookie), Some(&again));
+    assert_eq!(code, 200);
+    assert!(page.contains("was not banned"), "{page}");
+    let bad = format!("service=sip&address=not-an-address&csrf={csrf}");
+    assert_eq!(curl(&outpost, "POST", "/ui/security/unban", Some(&cookie), Some(&bad)).0, 422);
 }

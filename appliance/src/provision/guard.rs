@@ -73,6 +73,11 @@ impl ScanGuard {
         self.config.allowlist.iter().any(|c| c.contains(ip))
     }
 
+    /// The trusted networks, never banned.
+    pub fn allowlist(&self) -> &[Cidr] {
+        &self.config.allowlist
+    }
+
     /// `Some(time left)` while `ip` is banned.
     pub fn banned(&self, now: Instant, ip: IpAddr) -> Option<Duration> {
         let until = self.sources.get(&source_key(ip))?.banned_until?;

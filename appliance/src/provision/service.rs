@@ -60,6 +60,11 @@ impl Provisioner {
         self.guard().bans(Instant::now())
     }
 
+    /// The networks the scan guard never bans.
+    pub fn allowlist(&self) -> Vec<crate::sip::defence::Cidr> {
+        self.guard().allowlist().to_vec()
+    }
+
     /// Lifts a ban by hand; true when there was one.
     pub fn lift_ban(&self, ip: IpAddr) -> bool {
         self.guard().lift(ip)

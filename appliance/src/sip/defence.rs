@@ -61,6 +61,12 @@ impl std::str::FromStr for Cidr {
     }
 }
 
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.net, self.prefix)
+    }
+}
+
 impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.net, ip) {
@@ -119,6 +125,11 @@ impl Defence {
 
     fn trusted(&self, ip: IpAddr) -> bool {
         self.config.allowlist.iter().any(|c| c.contains(ip))
+    }
+
+    /// The trusted networks, never limited or banned (the web UI's security page shows them).
+    pub fn allowlist(&self) -> &[Cidr] {
+        &self.config.allowlist
     }
 
     fn source(&mut self, ip: IpAddr, now: Instant) -> &mut Source {
@@ -319,5 +330,7 @@ mod tests {
         assert!(v6.contains("fd12::1".parse().unwrap()));
         assert!("10.0.0.0/33".parse::<Cidr>().is_err());
         assert!("10.0.0.1".parse::<Cidr>().unwrap().contains("10.0.0.1".parse().unwrap()));
+        assert_eq!("10.0.0.1".parse::<Cidr>().unwrap().to_string(), "10.0.0.1/32");
+        assert_eq!(v6.to_string(), "fd00::/8");
     }
 }

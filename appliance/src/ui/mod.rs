@@ -15,7 +15,8 @@
 //! - `dashboard`: the dashboard and its live JSON; `extensions`: list, add, edit, new secret.
 //! - `phones`: discovered devices and their adoption, the site's phones, last fetch,
 //!   re-provision; `routes`: the routes, read-only, and the route tester.
-//! - `calls`: the call records with filters, pages and the CSV download.
+//! - `calls`: the call records with filters, pages and the CSV download; `security`: the SIP
+//!   and provisioning bans (unban), the allowlists, failed-login and ban counts.
 //! - `portal`: the extension user's own pages under `/ui/me` (login, forwarding, call
 //!   history, registration), and the admin's portal password card of an extension.
 //! - `assets/`: `ui.css`, `ui.js` (polling the dashboard, confirmations).
@@ -27,6 +28,7 @@ mod page;
 mod phones;
 mod portal;
 mod routes;
+mod security;
 mod session;
 mod setup;
 
@@ -73,6 +75,7 @@ pub fn router(state: AppState) -> Router<()> {
         .merge(phones::routes())
         .merge(routes::routes())
         .merge(calls::routes())
+        .merge(security::routes())
         .merge(portal::routes())
         .route("/ui/assets/ui.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route("/ui/assets/ui.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))

@@ -18,6 +18,7 @@ pub enum Nav {
     Phones,
     Routes,
     Calls,
+    Security,
     /// The extension user's portal.
     Portal,
 }
@@ -53,6 +54,7 @@ pub fn document(title: &str, viewer: Option<&Viewer>, nav: Nav, body: Markup) ->
                                     a class=(open(Nav::Phones)) href="/ui/phones" { "Phones" }
                                     a class=(open(Nav::Routes)) href="/ui/routes" { "Routes" }
                                     a class=(open(Nav::Calls)) href="/ui/calls" { "Calls" }
+                                    a class=(open(Nav::Security)) href="/ui/security" { "Security" }
                                 }
                             }
                             form.logout method="post" action="/ui/logout" {
