@@ -21,7 +21,7 @@ mod media;
 mod resources;
 mod sip;
 mod system;
-mod trunks;
+pub(crate) mod trunks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -23,10 +23,14 @@ pub struct TrunkRow {
 
 /// `GET /api/v1/trunks/status`: every trunk of every tenant.
 pub async fn status(State(app): State<AppState>, _: Admin) -> Result<Json<Vec<TrunkRow>>, ApiError> {
-    let core = sip(&app)?.core();
+    Ok(Json(rows(&sip(&app)?.core())))
+}
+
+/// Every trunk of every tenant as the SIP core sees it now, with its calls up (the API's
+/// status and the web UI's trunks page both read this).
+pub fn rows(core: &crate::sip::core::SipCore) -> Vec<TrunkRow> {
     let channels = core.b2bua.trunk_channels();
-    let rows = core
-        .trunks
+    core.trunks
         .status()
         .into_iter()
         .map(|status| {
@@ -36,8 +40,7 @@ pub async fn status(State(app): State<AppState>, _: Admin) -> Result<Json<Vec<Tr
                 .map_or(0, |(_, c)| *c);
             TrunkRow { tenant: status.key.tenant.clone(), name: status.key.name.clone(), status, channels: used }
         })
-        .collect();
-    Ok(Json(rows))
+        .collect()
 }
 
 #[derive(Deserialize)]

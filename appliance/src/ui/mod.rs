@@ -15,6 +15,7 @@
 //! - `dashboard`: the dashboard and its live JSON; `extensions`: list, add, edit, new secret.
 //! - `phones`: discovered devices and their adoption, the site's phones, last fetch,
 //!   re-provision; `routes`: the routes, read-only, and the route tester.
+//! - `trunks`: each trunk's live state and the survivable mode, add, edit, remove.
 //! - `calls`: the call records with filters, pages and the CSV download; `security`: the SIP
 //!   and provisioning bans (unban), the allowlists, failed-login and ban counts.
 //! - `portal`: the extension user's own pages under `/ui/me` (login, forwarding, call
@@ -31,6 +32,7 @@ mod routes;
 mod security;
 mod session;
 mod setup;
+mod trunks;
 
 use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -73,6 +75,7 @@ pub fn router(state: AppState) -> Router<()> {
         .route("/ui/setup", get(setup::page).post(setup::submit))
         .merge(extensions::routes())
         .merge(phones::routes())
+        .merge(trunks::routes())
         .merge(routes::routes())
         .merge(calls::routes())
         .merge(security::routes())

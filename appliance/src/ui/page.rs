@@ -16,6 +16,7 @@ pub enum Nav {
     Dashboard,
     Extensions,
     Phones,
+    Trunks,
     Routes,
     Calls,
     Security,
@@ -52,6 +53,7 @@ pub fn document(title: &str, viewer: Option<&Viewer>, nav: Nav, body: Markup) ->
                                     a class=(open(Nav::Dashboard)) href="/ui/" { "Dashboard" }
                                     a class=(open(Nav::Extensions)) href="/ui/extensions" { "Extensions" }
                                     a class=(open(Nav::Phones)) href="/ui/phones" { "Phones" }
+                                    a class=(open(Nav::Trunks)) href="/ui/trunks" { "Trunks" }
                                     a class=(open(Nav::Routes)) href="/ui/routes" { "Routes" }
                                     a class=(open(Nav::Calls)) href="/ui/calls" { "Calls" }
                                     a class=(open(Nav::Security)) href="/ui/security" { "Security" }
