@@ -14,6 +14,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use common::phones::{cdrs, Phone};
 use common::trunks::Peer;
 use common::ui::{csrf_in, curl, form_login, jar_session, log_in, type_into};
 use common::webdriver::{wait_until, Browser};
@@ -27,8 +28,9 @@ const BOUND: Duration = Duration::from_secs(30);
 const TRUNK_BOUND: Duration = Duration::from_secs(60);
 const PORTAL_PASSWORD: &str = "portal-101-pass";
 
-/// acme with 101-104 (the secrets `Phone::new` knows), a fallback trunk `pstn` towards a port
-/// where nothing answers, named by the route `national`; ring group 600.
+/// acme with 101-104 (the secrets `Phone::new` knows; 104 forwards to ring group 600 when
+/// busy), ring group 600, a fallback trunk `pstn` towards a port where nothing answers, named
+/// by the route `national`.
 fn site(pstn_port: u16) -> String {
     format!(
         r#"
@@ -55,6 +57,7 @@ secret = "tr0ub4dor-and-3"
 [[tenants.extensions]]
 number = "104"
 secret = "hunter2-but-longer-104"
+forward_busy = "600"
 
 [[tenants.ring_groups]]
 number = "600"
@@ -269,4 +272,139 @@ fn an_admin_adds_a_trunk_sees_it_up_then_down_edits_and_removes_it() {
         403
     );
     assert_eq!(trunk_names(&acme(&outpost, &token, false)), ["pstn"]);
+}
+
+/// How often the box's log says the SIP core reloaded the site.
+fn reloads(outpost: &Outpost) -> usize {
+    outpost.log_lines().iter().filter(|l| l.contains("SIP directory reloaded")).count()
+}
+
+fn group(acme: &Value, number: &str) -> Option<Value> {
+    acme["ring_groups"].as_array().unwrap().iter().find(|g| g["number"] == number).cloned()
+}
+
+#[test]
+fn an_admin_adds_a_ring_group_that_rings_its_member_edits_and_removes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (outpost, token, browser) = start_box(dir.path());
+    browser.goto(&outpost.url("/ui/ring-groups"));
+    wait_until(BOUND, "the ring groups page", || browser.try_find("#ring-groups-page"));
+    assert!(browser.try_find("nav.menu a[href=\"/ui/ring-groups\"].open").is_some(), "linked in the nav");
+    let sales = "#ring-groups-page tr[data-group=\"acme/600\"]";
+    assert_eq!(browser.find(&format!("{sales} [data-f=name]")).text(), "Sales");
+    assert_eq!(browser.find(&format!("{sales} [data-f=strategy]")).text(), "simultaneous");
+    assert_eq!(browser.find(&format!("{sales} [data-f=members]")).text(), "102, 103");
+    assert_eq!(browser.find(&format!("{sales} [data-f=ring]")).text(), "20 s");
+
+    // Add 650, hunting 103 for 10 s.
+    let reloaded = reloads(&outpost);
+    type_into(&browser, "#new-ring-group input[name=number]", "650");
+    type_into(&browser, "#new-ring-group input[name=name]", "Support");
+    choose(&browser, "#new-ring-group select[name=strategy]", "sequential");
+    type_into(&browser, "#new-ring-group input[name=members]", "103");
+    type_into(&browser, "#new-ring-group input[name=ring_secs]", "10");
+    browser.find("#new-ring-group button[type=submit]").click();
+    let done = wait_until(BOUND, "the group added", || browser.try_text("#ring-groups-page .notice.ok"));
+    assert_eq!(done, "Ring group 650 added.");
+    let support = "#ring-groups-page tr[data-group=\"acme/650\"]";
+    assert_eq!(browser.find(&format!("{support} [data-f=members]")).text(), "103");
+    assert_eq!(browser.find(&format!("{support} [data-f=ring]")).text(), "10 s each");
+    let added = group(&acme(&outpost, &token, false), "650").expect("650 in the site");
+    assert_eq!(
+        added,
+        serde_json::json!({"number": "650", "name": "Support", "strategy": "sequential", "members": ["103"], "member_timeout": 10})
+    );
+    browser.set_window_size(1280, 1000);
+    browser.keep_screenshot("box-ring-groups");
+    browser.set_window_size(1280, 800);
+
+    // A sipp call from 101 to 650 reaches 103, once the SIP core has followed the new
+    // revision (its housekeeping, once a second, logs each reload).
+    wait_until(BOUND, "the SIP directory reloaded", || (reloads(&outpost) > reloaded).then_some(()));
+    let answering = Phone::new(dir.path(), "103").serve(dir.path(), &outpost, "call_uas.xml");
+    let caller = Phone::new(dir.path(), "101");
+    assert!(caller.call(dir.path(), &outpost, "650", "call_uac.xml"), "{}", outpost.log_lines().join("\n"));
+    assert!(answering.finished(), "103 answered the group's call");
+    let records = cdrs(&outpost, &token, 1);
+    let call = records.iter().find(|c| c["dialled"] == "650" && c["disposition"] == "answered");
+    let call = call.unwrap_or_else(|| panic!("an answered call to 650: {records:?}"));
+    assert_eq!(call["callee"], "103", "{call}");
+
+    // Bad input is refused with the site's reason, and nothing changes.
+    let before = acme(&outpost, &token, true);
+    type_into(&browser, "#new-ring-group input[name=number]", "6");
+    type_into(&browser, "#new-ring-group input[name=members]", "102");
+    browser.find("#new-ring-group button[type=submit]").click();
+    let refused = wait_until(BOUND, "the refusal", || browser.try_text("#ring-groups-page .notice.refused"));
+    assert_eq!(refused, "Not added: tenants[0].ring_groups[2].number: must be 2 to 8 digits");
+    type_into(&browser, "#new-ring-group input[name=number]", "101");
+    type_into(&browser, "#new-ring-group input[name=members]", "102");
+    browser.find("#new-ring-group button[type=submit]").click();
+    wait_until(BOUND, "the refusal", || {
+        browser.try_text("#ring-groups-page .notice.refused").filter(|r| r.contains("101"))
+    });
+    let refused = browser.find("#ring-groups-page .notice.refused").text();
+    assert!(refused.contains("number 101 is already used by tenants[0].extensions[0]"), "{refused}");
+    browser.goto(&outpost.url("/ui/ring-groups/acme/650"));
+    type_into(&browser, "#edit-ring-group input[name=members]", "102, 109");
+    type_into(&browser, "#edit-ring-group input[name=ring_secs]", "2");
+    browser.find("#edit-ring-group button[type=submit]").click();
+    let refused = wait_until(BOUND, "the refusal", || browser.try_text("#ring-group-page .notice.refused"));
+    assert!(refused.contains("ring_groups[1].members[1]: no extension 109 in tenant `acme`"), "{refused}");
+    assert!(refused.contains("ring_groups[1].member_timeout: must be between 5 and 300 seconds"), "{refused}");
+    assert_eq!(acme(&outpost, &token, true), before, "nothing changed");
+
+    // Edit: new members, all at once, a new name and ring time.
+    assert_eq!(browser.find("#edit-ring-group input[name=members]").property("value"), "103", "the stored ones");
+    type_into(&browser, "#edit-ring-group input[name=name]", "Support desk");
+    choose(&browser, "#edit-ring-group select[name=strategy]", "simultaneous");
+    type_into(&browser, "#edit-ring-group input[name=members]", "104 102");
+    type_into(&browser, "#edit-ring-group input[name=ring_secs]", "15");
+    browser.find("#edit-ring-group button[type=submit]").click();
+    let done = wait_until(BOUND, "saved", || browser.try_text("#ring-groups-page .notice.ok"));
+    assert_eq!(done, "Ring group 650 saved.");
+    assert_eq!(browser.find(&format!("{support} [data-f=members]")).text(), "104, 102");
+    assert_eq!(browser.find(&format!("{support} [data-f=name]")).text(), "Support desk");
+    let saved = group(&acme(&outpost, &token, false), "650").unwrap();
+    assert_eq!(
+        (&saved["strategy"], &saved["members"], &saved["member_timeout"]),
+        (&"simultaneous".into(), &serde_json::json!(["104", "102"]), &15.into())
+    );
+
+    // 600 is where 104 forwards when busy: not removed, and the reason says so.
+    browser.goto(&outpost.url("/ui/ring-groups/acme/600"));
+    browser.find("#remove-ring-group button").click();
+    browser.accept_alert();
+    let refused = wait_until(BOUND, "the refusal", || browser.try_text("#ring-group-page .notice.refused"));
+    assert!(
+        refused.contains("extensions[3].forward_busy: no extension or ring group 600 in tenant `acme`"),
+        "{refused}"
+    );
+    assert!(group(&acme(&outpost, &token, false), "600").is_some());
+
+    // 650 is removed: gone from the page and the site.
+    browser.goto(&outpost.url("/ui/ring-groups/acme/650"));
+    browser.find("#remove-ring-group button").click();
+    browser.accept_alert();
+    let done = wait_until(BOUND, "removed", || browser.try_text("#ring-groups-page .notice.ok"));
+    assert_eq!(done, "Ring group 650 removed.");
+    assert!(browser.try_find(support).is_none());
+    assert_eq!(group(&acme(&outpost, &token, false), "650"), None);
+
+    // An extension user's session is refused on every page and form, with its own CSRF token.
+    let (user, csrf) = portal_user(&browser, &outpost, dir.path());
+    for path in ["/ui/ring-groups", "/ui/ring-groups/acme/600"] {
+        let (code, page) = curl(&outpost, "GET", path, Some(&user), None);
+        assert_eq!(code, 403, "{path}");
+        assert!(!page.contains("Sales"), "{path}: nothing of the groups shows");
+    }
+    let form = format!("csrf={csrf}&tenant=acme&number=660&strategy=simultaneous&members=101");
+    assert_eq!(curl(&outpost, "POST", "/ui/ring-groups", Some(&user), Some(&form)).0, 403);
+    let form = format!("csrf={csrf}&strategy=simultaneous&members=101");
+    assert_eq!(curl(&outpost, "POST", "/ui/ring-groups/acme/600", Some(&user), Some(&form)).0, 403);
+    let remove = format!("csrf={csrf}");
+    assert_eq!(curl(&outpost, "POST", "/ui/ring-groups/acme/600/remove", Some(&user), Some(&remove)).0, 403);
+    let after = acme(&outpost, &token, false);
+    assert_eq!(group(&after, "600").unwrap()["members"], serde_json::json!(["102", "103"]));
+    assert_eq!(group(&after, "660"), None);
 }

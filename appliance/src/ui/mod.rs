@@ -15,7 +15,8 @@
 //! - `dashboard`: the dashboard and its live JSON; `extensions`: list, add, edit, new secret.
 //! - `phones`: discovered devices and their adoption, the site's phones, last fetch,
 //!   re-provision; `routes`: the routes, read-only, and the route tester.
-//! - `trunks`: each trunk's live state and the survivable mode, add, edit, remove.
+//! - `trunks`: each trunk's live state and the survivable mode, add, edit, remove;
+//!   `ring_groups`: each tenant's ring groups, add, edit (members, strategy, ring time), remove.
 //! - `calls`: the call records with filters, pages and the CSV download; `security`: the SIP
 //!   and provisioning bans (unban), the allowlists, failed-login and ban counts.
 //! - `portal`: the extension user's own pages under `/ui/me` (login, forwarding, call
@@ -28,6 +29,7 @@ mod extensions;
 mod page;
 mod phones;
 mod portal;
+mod ring_groups;
 mod routes;
 mod security;
 mod session;
@@ -74,6 +76,7 @@ pub fn router(state: AppState) -> Router<()> {
         .route("/ui/logout", post(session::logout))
         .route("/ui/setup", get(setup::page).post(setup::submit))
         .merge(extensions::routes())
+        .merge(ring_groups::routes())
         .merge(phones::routes())
         .merge(trunks::routes())
         .merge(routes::routes())

@@ -15,6 +15,7 @@ pub enum Nav {
     None,
     Dashboard,
     Extensions,
+    RingGroups,
     Phones,
     Trunks,
     Routes,
@@ -52,6 +53,7 @@ pub fn document(title: &str, viewer: Option<&Viewer>, nav: Nav, body: Markup) ->
                                 nav.menu {
                                     a class=(open(Nav::Dashboard)) href="/ui/" { "Dashboard" }
                                     a class=(open(Nav::Extensions)) href="/ui/extensions" { "Extensions" }
+                                    a class=(open(Nav::RingGroups)) href="/ui/ring-groups" { "Ring groups" }
                                     a class=(open(Nav::Phones)) href="/ui/phones" { "Phones" }
                                     a class=(open(Nav::Trunks)) href="/ui/trunks" { "Trunks" }
                                     a class=(open(Nav::Routes)) href="/ui/routes" { "Routes" }
