@@ -1,11 +1,12 @@
-//! The web UI's trunk and ring group pages, end to end in headless Chromium against a real
+//! The web UI's trunk, ring group and audit pages, end to end in headless Chromium against a real
 //! `outpost` with SIP on loopback: a trunk added in the browser towards a sipp UAS playing the
 //! cloud PBX shows up, then down (and the site survivable) once the sipp is killed; bad input
 //! is refused with the site's reason and changes nothing; credentials are kept when the
 //! password is left blank and never shown back; a trunk a route names cannot be removed.
 //! Ring groups are added, changed and removed in the browser, and a sipp call to a group
-//! added there reaches its member. Every page refuses an extension user's session.
-//! Screenshots: `box-trunks`, `box-ring-groups` (`target/screenshots/`, and
+//! added there reaches its member. The audit page lists the API's audit rows newest first,
+//! the browser's change and the API's in words. Every page refuses an extension user's
+//! session. Screenshots: `box-trunks`, `box-ring-groups`, `box-audit` (`target/screenshots/`, and
 //! `docs/screenshots/` with `OUTPOST_UPDATE_SCREENSHOTS=1`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -407,4 +408,72 @@ fn an_admin_adds_a_ring_group_that_rings_its_member_edits_and_removes_it() {
     let after = acme(&outpost, &token, false);
     assert_eq!(group(&after, "600").unwrap()["members"], serde_json::json!(["102", "103"]));
     assert_eq!(group(&after, "660"), None);
+}
+
+/// The ids of the audit table's rows, top to bottom.
+fn audit_ids(browser: &Browser) -> Vec<i64> {
+    browser.find_all("#audit tbody tr").iter().map(|r| r.attribute("data-id").unwrap().parse().unwrap()).collect()
+}
+
+#[test]
+fn an_admin_reads_the_audit_log_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (outpost, token, browser) = start_box(dir.path());
+
+    // A change in the browser (a ring group), then one through the API (an extension).
+    browser.goto(&outpost.url("/ui/ring-groups"));
+    type_into(&browser, "#new-ring-group input[name=number]", "660");
+    type_into(&browser, "#new-ring-group input[name=members]", "101");
+    browser.find("#new-ring-group button[type=submit]").click();
+    wait_until(BOUND, "the group added", || browser.try_text("#ring-groups-page .notice.ok"));
+    let (_, mut doc) = outpost.json("GET", "/api/v1/site", Some(&token), None);
+    doc["tenants"][0]["extensions"].as_array_mut().unwrap().push(serde_json::json!({"number": "105"}));
+    let (code, applied) = outpost.json("PUT", "/api/v1/site", Some(&token), Some(&doc.to_string()));
+    assert_eq!(code, 200, "{applied}");
+
+    // The page's rows are the API's, newest first: who, what, when, the store's detail.
+    browser.goto(&outpost.url("/ui/audit"));
+    wait_until(BOUND, "the audit page", || browser.try_find("#audit-page"));
+    assert!(browser.try_find("nav.menu a[href=\"/ui/audit\"].open").is_some(), "linked in the nav");
+    let (code, api) = outpost.json("GET", "/api/v1/audit", Some(&token), None);
+    assert_eq!(code, 200, "{api}");
+    let api_ids: Vec<i64> = api.as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    assert_eq!(audit_ids(&browser), api_ids, "the same entries in the same order");
+    assert!(api_ids.windows(2).all(|w| w[0] > w[1]), "newest first: {api_ids:?}");
+    let column = |f: &str| -> Vec<String> {
+        browser.find_all(&format!("#audit tbody [data-f={f}]")).iter().map(|e| e.text()).collect()
+    };
+    let (who, what, detail, when) = (column("who"), column("what"), column("detail"), column("when"));
+    assert_eq!((who[0].as_str(), what[0].as_str()), ("admin (API)", "site config changed"), "{who:?}");
+    assert!(detail[0].contains("5 extensions, 0 devices, 2 ring groups"), "{detail:?}");
+    assert_eq!((who[1].as_str(), what[1].as_str()), ("admin (web UI)", "site config changed"), "{who:?}");
+    assert!(detail[1].contains("4 extensions, 0 devices, 2 ring groups"), "{detail:?}");
+    let rev = |d: &str| d.split_once(": ").unwrap().0.to_owned();
+    let (newer, older) = (rev(&detail[0]), rev(&detail[1]));
+    assert_eq!(older.rsplit(' ').next(), newer.split(' ').nth(1), "one revision after the other: {older} / {newer}");
+    assert!(when.iter().all(|w| w.ends_with(" UTC") && w.len() == "2026-12-04 19:48:12 UTC".len()), "{when:?}");
+    let created = what.iter().position(|w| w == "admin account created").expect("the first admin's entry");
+    assert_eq!(who[created], "the box", "{who:?}");
+    assert!(what.iter().any(|w| w == "admin password set"), "{what:?}");
+    browser.set_window_size(1280, 900);
+    browser.keep_screenshot("box-audit");
+    browser.set_window_size(1280, 800);
+
+    // Fewer rows by the form; a count that is no number is said, and the default shown.
+    choose(&browser, "#audit-rows select[name=limit]", "50");
+    browser.find("#audit-rows button[type=submit]").click();
+    wait_until(BOUND, "the form's answer", || browser.url().contains("limit=50").then_some(()));
+    browser.goto(&outpost.url("/ui/audit?limit=2"));
+    wait_until(BOUND, "two rows", || (audit_ids(&browser) == api_ids[..2]).then_some(()));
+    assert!(browser.try_find("#audit-more").is_some(), "says there is more");
+    let cookie = common::ui::session_cookie(&browser);
+    let (code, page) = curl(&outpost, "GET", "/ui/audit?limit=all", Some(&cookie), None);
+    assert_eq!(code, 422);
+    assert!(page.contains("`all` is not a number of rows: showing 100"), "{page}");
+
+    // An extension user's session is refused.
+    let (user, _) = portal_user(&browser, &outpost, dir.path());
+    let (code, page) = curl(&outpost, "GET", "/ui/audit", Some(&user), None);
+    assert_eq!(code, 403);
+    assert!(!page.contains("site config changed"), "nothing of the log shows");
 }

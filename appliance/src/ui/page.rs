@@ -21,6 +21,7 @@ pub enum Nav {
     Routes,
     Calls,
     Security,
+    Audit,
     /// The extension user's portal.
     Portal,
 }
@@ -59,6 +60,7 @@ pub fn document(title: &str, viewer: Option<&Viewer>, nav: Nav, body: Markup) ->
                                     a class=(open(Nav::Routes)) href="/ui/routes" { "Routes" }
                                     a class=(open(Nav::Calls)) href="/ui/calls" { "Calls" }
                                     a class=(open(Nav::Security)) href="/ui/security" { "Security" }
+                                    a class=(open(Nav::Audit)) href="/ui/audit" { "Audit" }
                                 }
                             }
                             form.logout method="post" action="/ui/logout" {
