@@ -186,7 +186,11 @@ fn image_boots_updates_rolls_back_and_resets() {
         eprintln!("skipped: {why}");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    // The disk and the sticks stay in target/tmp/image-drill when the drill fails, to look at.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("image-drill");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Drill(dir);
     eprintln!("serial console logs: {}", consoles().display());
     let disk = dir.path().join("disk.img");
     // A 3 GB "disk": the image, then free space where the box makes its data partition.
@@ -254,6 +258,23 @@ fn image_boots_updates_rolls_back_and_resets() {
     vm.wait_for("the bundle was refused", 1);
     assert!(vm.log().contains("does not match the manifest"), "{}", tail(&vm.log()));
     assert_eq!(code_of(&vm), 200, "still on slot b");
+}
+
+/// The drill's working directory: removed after a pass, kept after a failure.
+struct Drill(PathBuf);
+
+impl Drill {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Drill {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 fn code_of(vm: &Vm) -> u16 {

@@ -190,3 +190,14 @@ fn a_version_that_failed_is_not_retried_and_if_newer_skips() {
     let done = install_if_newer(&f.board, &f.bundle("0.3.1", None, "simulated"), &running).unwrap().unwrap();
     assert_eq!(done.slot, SlotId::A);
 }
+
+#[test]
+fn an_install_clears_a_damaged_entry_of_the_slot_it_writes() {
+    // What a power cut on the ESP can leave: slot b's entry, empty (the image drill saw it).
+    let f = Fixture::new();
+    std::fs::write(f.board.esp().join("loader/entries/outpost-b.conf"), b"").unwrap();
+    let path = f.bundle("0.2.0", None, "simulated");
+    install(&f.board, &path, &f.opts()).unwrap();
+    assert_eq!(f.entries(), ["outpost-a.conf", "outpost-b+3.conf"]);
+    assert_eq!(f.board.boot().unwrap(), SlotId::B, "the new slot boots next");
+}

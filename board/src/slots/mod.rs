@@ -118,7 +118,7 @@ impl AbOta {
         let dir = self.entries_dir();
         let (src, dst) = (dir.join(from.file_name()), dir.join(to.file_name()));
         std::fs::rename(&src, &dst).map_err(io("cannot rename", &src))?;
-        sync_dir(&dir)
+        sync_renamed(&dst)
     }
 
     fn running_entry(&self) -> Result<Found, SlotError> {
@@ -137,7 +137,17 @@ fn truncated<const N: usize>(text: &str) -> heapless::String<N> {
     out
 }
 
-/// fsync of a directory, so that a rename survives a power cut.
+/// Makes a rename to `path` survive a power cut. On the ESP's FAT, Linux writes the new
+/// directory entry with size 0 and no first cluster and fills them in only when the file's own
+/// inode is written back: syncing the directory alone left a marked-good entry empty after the
+/// plug was pulled (the image drill caught it), and systemd-boot then skipped the slot. So the
+/// file is synced after the rename, then its directory.
+fn sync_renamed(path: &Path) -> Result<(), SlotError> {
+    File::open(path).and_then(|f| f.sync_all()).map_err(io("cannot sync", path))?;
+    path.parent().map_or(Ok(()), sync_dir)
+}
+
+/// fsync of a directory, so that a removal or a new name in it survives a power cut.
 fn sync_dir(dir: &Path) -> Result<(), SlotError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io("cannot sync", dir))
 }
@@ -148,7 +158,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SlotError> {
     let mut f = File::create(&tmp).map_err(io("cannot create", &tmp))?;
     f.write_all(bytes).and_then(|()| f.sync_all()).map_err(io("cannot write", &tmp))?;
     std::fs::rename(&tmp, path).map_err(io("cannot rename", &tmp))?;
-    path.parent().map_or(Ok(()), sync_dir)
+    sync_renamed(path)
 }
 
 impl ErrorType for AbOta {
@@ -186,9 +196,14 @@ impl Ota for AbOta {
     fn initiate_update(&mut self) -> Result<SlotWriter, SlotError> {
         let slot = self.running()?.other();
         let dir = self.entries_dir();
-        for found in self.entries()?.into_iter().filter(|f| f.name.slot == slot) {
-            let path = dir.join(found.name.file_name());
-            std::fs::remove_file(&path).map_err(io("cannot remove", &path))?;
+        // By name, not through `entries()`: an entry whose text is damaged is not listed there
+        // but would still be in systemd-boot's way.
+        for item in std::fs::read_dir(&dir).map_err(io("cannot list", &dir))? {
+            let item = item.map_err(io("cannot list", &dir))?;
+            let ours = EntryName::parse(&item.file_name().to_string_lossy()).is_some_and(|n| n.slot == slot);
+            if ours {
+                std::fs::remove_file(item.path()).map_err(io("cannot remove", &item.path()))?;
+            }
         }
         sync_dir(&dir)?;
         let device = self.device(slot).to_owned();
