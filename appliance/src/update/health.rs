@@ -77,22 +77,44 @@ pub fn status_code(response: &[u8]) -> Option<u16> {
     words.next()?.parse().ok()
 }
 
-/// Sends one OPTIONS and returns the final response's status code (provisional ones skipped).
+/// Sends an OPTIONS and returns the final response's status code (provisional ones skipped).
+///
+/// The socket is connected, so a port nobody listens on yet fails at once (ICMP port
+/// unreachable) instead of after `timeout`; and the request is sent again every 250 ms, as a
+/// SIP client would over UDP, so one datagram lost or unread during start-up costs a
+/// retransmission, not the whole timeout. Both made the box's first boot seconds slower.
 pub fn sip_options(target: SocketAddr, timeout: Duration) -> std::io::Result<u16> {
+    const RESEND: Duration = Duration::from_millis(250);
     let bind: SocketAddr =
         if target.is_ipv4() { (Ipv4Addr::LOCALHOST, 0).into() } else { (Ipv6Addr::LOCALHOST, 0).into() };
     let sock = UdpSocket::bind(bind)?;
-    sock.set_read_timeout(Some(timeout))?;
+    sock.connect(target)?;
     let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-    sock.send_to(options_request(sock.local_addr()?, target, nonce).as_bytes(), target)?;
+    let request = options_request(sock.local_addr()?, target, nonce);
     let mut buf = [0u8; 4096];
     let deadline = Instant::now() + timeout;
     loop {
-        let (n, _) = sock.recv_from(&mut buf)?;
-        match status_code(&buf[..n]) {
-            Some(code) if code >= 200 => return Ok(code),
-            _ if Instant::now() >= deadline => return Err(std::io::ErrorKind::TimedOut.into()),
-            _ => {}
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        sock.send(request.as_bytes())?;
+        let resend_at = (now + RESEND).min(deadline);
+        // Answers (a 100 Trying first, say) until it is time to send again.
+        loop {
+            let wait = resend_at.saturating_duration_since(Instant::now());
+            if wait.is_zero() {
+                break;
+            }
+            sock.set_read_timeout(Some(wait))?;
+            match sock.recv(&mut buf) {
+                Ok(n) => match status_code(&buf[..n]) {
+                    Some(code) if code >= 200 => return Ok(code),
+                    _ => {}
+                },
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => break,
+                Err(e) => return Err(e),
+            }
         }
     }
 }
@@ -115,5 +137,26 @@ mod tests {
         assert!(req.starts_with("OPTIONS sip:127.0.0.1:5060 SIP/2.0\r\n"));
         assert!(req.contains("branch=z9hG4bK-health-ff\r\n") && req.ends_with("Content-Length: 0\r\n\r\n"));
         assert_eq!(loopback("0.0.0.0:5060".parse().unwrap()), "127.0.0.1:5060".parse().unwrap());
+    }
+
+    #[test]
+    fn a_lost_request_is_sent_again_and_a_closed_port_fails_at_once() {
+        // A server that ignores the first OPTIONS (as a socket not read yet would) and answers
+        // the second with a 100 then a 200.
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let target = server.local_addr().unwrap();
+        let answering = std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            let (_, _) = server.recv_from(&mut buf).unwrap();
+            let (_, from) = server.recv_from(&mut buf).unwrap();
+            server.send_to(b"SIP/2.0 100 Trying\r\n\r\n", from).unwrap();
+            server.send_to(b"SIP/2.0 200 OK\r\n\r\n", from).unwrap();
+        });
+        assert_eq!(sip_options(target, Duration::from_secs(10)).unwrap(), 200);
+        answering.join().unwrap();
+
+        let closed = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let err = sip_options(closed, Duration::from_secs(10)).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
     }
 }

@@ -305,13 +305,19 @@ pub fn spawn_monitor(config: &crate::config::Config) {
     let every =
         watchdog.map_or(Duration::from_secs(5), |w| (w / 3).clamp(Duration::from_millis(200), Duration::from_secs(5)));
     let spawned = std::thread::Builder::new().name("health".into()).spawn(move || {
-        let mut policy = Policy::new(Instant::now(), Duration::from_secs(120), Duration::from_secs(30));
+        let started = Instant::now();
+        let mut policy = Policy::new(started, Duration::from_secs(120), Duration::from_secs(30));
         loop {
             let probe = probes.check();
             let was_ready = policy.ever_healthy();
             let decision = policy.decide(Instant::now(), probe.is_ok());
             if let Err(why) = &probe {
-                tracing::warn!(%why, "health probe failed");
+                // The first probes of a start find the listeners still opening: not news.
+                if was_ready || started.elapsed() > Duration::from_secs(10) {
+                    tracing::warn!(%why, "health probe failed");
+                } else {
+                    tracing::debug!(%why, "not healthy yet");
+                }
             } else if !was_ready {
                 notify::notify("READY=1");
                 println!("Outpost is ready: SIP answers OPTIONS, API listening on {}", probes.api);
