@@ -53,6 +53,16 @@ pub struct ConfigFile {
     /// Cloud sync over MQTT; off without a broker.
     #[serde(default)]
     pub cloud: crate::sync::settings::CloudFile,
+    #[serde(default)]
+    pub update: UpdateFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateFile {
+    /// The Ed25519 key update bundles must be signed with (default: the image's own,
+    /// `/usr/share/outpost/update.pub`).
+    pub public_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -179,6 +189,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Cloud sync; `None` when off (no `[cloud] broker`).
     pub cloud: Option<crate::sync::CloudSettings>,
+    /// The key update bundles uploaded to the API must be signed with.
+    pub update_key: PathBuf,
     /// What the defaults changed because the process is not root, for the startup banner.
     pub notes: Vec<String>,
 }
@@ -300,6 +312,7 @@ impl ConfigFile {
             provision: provision_settings(self.provision)?,
             shutdown_timeout,
             cloud,
+            update_key: self.update.public_key.unwrap_or_else(|| crate::update::PUBLIC_KEY.into()),
             notes,
         })
     }

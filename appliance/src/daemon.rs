@@ -101,6 +101,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     state.provisioning = Some(prov.clone());
     let backups = crate::backup::local::Local { data_dir: config.data_dir.clone(), box_id: config.box_name() };
     state.backups = Some(backups.clone());
+    state.updates =
+        Some(crate::api::update::Staging { data_dir: config.data_dir.clone(), public_key: config.update_key.clone() });
     tokio::spawn(crate::backup::local::schedule(store.clone(), backups, cancel.clone()));
     let extra = provisioning_routes(&config, &prov)?.merge(crate::ui::router(state.clone()));
     let router = api::router_with(state, extra);

@@ -1,6 +1,7 @@
 //! The flashable image in qemu (TCG, OVMF): boot to the ready line, SIP OPTIONS and the API
 //! through host port forwards, an update from a USB stick to slot B marked good, a broken
-//! update that rolls back by itself, a tampered bundle refused, and a factory reset.
+//! update uploaded to the API that rolls back by itself, a tampered bundle refused, and a
+//! factory reset.
 //!
 //! Slow (seven kernel boots in four qemu runs under software emulation), so it runs only with
 //! `OUTPOST_IMAGE_TESTS=1`, on the test images that `tools/test-all` builds then
@@ -213,6 +214,13 @@ fn image_boots_updates_rolls_back_and_resets() {
     let health = curl_health(vm.api);
     assert!(health.contains("\"status\":\"ok\""), "API health: {health}");
     assert_eq!(vm.count("one-time password: change it"), 1, "a new box prints its one-time password");
+    let one_time_password = vm
+        .log()
+        .lines()
+        .find_map(|l| l.split("Admin login: admin / ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
     drop(vm);
 
     // 2. Update to 1.0.1 from a stick: installs on B, reboots, B is marked good. The store
@@ -229,15 +237,19 @@ fn image_boots_updates_rolls_back_and_resets() {
     drop(vm);
 
     // 3. A broken 1.0.2 (its outpost binary exits at once, so it cannot even mark itself
-    // bad): installs on A; each boot of A fails and the mark-good script reboots, using up a
-    // try; with none left, B comes back by itself and does not install 1.0.2 again.
-    let broken = stick(dir.path(), &artifact("outpost-1.0.2-x86_64.bundle"), "stick-broken.img");
-    let vm = Vm::boot(dir.path(), Some(&broken), "3-rollback");
-    vm.wait_for("installed; rebooting into the new slot", 1);
+    // bad), uploaded by an admin to the API: staged, installed on A by the root updater;
+    // each boot of A fails and the mark-good script reboots, using up a try; with none left,
+    // B comes back by itself.
+    let vm = Vm::boot(dir.path(), None, "3-rollback");
+    vm.wait_for("Outpost is ready", 1);
+    let token = api_token(vm.api, &one_time_password);
+    let (code, body) = curl_upload(vm.api, &token, &artifact("outpost-1.0.2-x86_64.bundle"));
+    assert_eq!(code, 202, "{body}");
+    assert!(body.contains("\"version\":\"1.0.2\""), "{body}");
+    vm.wait_for("outpost-staged-update: installed; rebooting into the new slot", 1);
     vm.wait_for("deliberately broken test build", 1);
     vm.wait_for("slot a is on trial and not healthy", 1);
     vm.wait_for("Outpost is ready", 2);
-    vm.wait_for("nothing to do", 1);
     assert_eq!(code_of(&vm), 200, "back on slot b");
     drop(vm);
 
@@ -256,7 +268,7 @@ fn image_boots_updates_rolls_back_and_resets() {
     vm.wait_for("Outpost is ready", 1);
     assert_eq!(vm.count("one-time password: change it"), 1, "a wiped box starts over with a new password");
     vm.wait_for("the bundle was refused", 1);
-    assert!(vm.log().contains("does not match the manifest"), "{}", tail(&vm.log()));
+    assert!(vm.log().contains("root.squashfs does not match the manifest"), "{}", tail(&vm.log()));
     assert_eq!(code_of(&vm), 200, "still on slot b");
 }
 
@@ -275,6 +287,48 @@ impl Drop for Drill {
             let _ = std::fs::remove_dir_all(&self.0);
         }
     }
+}
+
+/// An admin session on the box through the forwarded API port: the first login with the
+/// one-time password must set a new one.
+fn api_token(api: u16, one_time_password: &str) -> String {
+    let call = |path: &str, token: Option<&str>, body: String| {
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sk", "--max-time", "20", "-w", "\n%{http_code}", "-H", "content-type: application/json"]);
+        if let Some(token) = token {
+            cmd.args(["-H", &format!("authorization: Bearer {token}")]);
+        }
+        let out = cmd.args(["--data", &body, &format!("https://127.0.0.1:{api}{path}")]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.parse::<u16>().unwrap_or(0), body.to_owned())
+    };
+    let login = |password: &str| {
+        let (code, body) = call("/api/v1/login", None, format!(r#"{{"username":"admin","password":"{password}"}}"#));
+        assert_eq!(code, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["token"].as_str().unwrap().to_owned()
+    };
+    let first = login(one_time_password);
+    let new = "drill-admin-password-1";
+    let (code, body) =
+        call("/api/v1/password", Some(&first), format!(r#"{{"current":"{one_time_password}","new":"{new}"}}"#));
+    assert_eq!(code, 204, "{body}");
+    login(new)
+}
+
+/// `POST /api/v1/update` with `bundle` as the body: (status, body).
+fn curl_upload(api: u16, token: &str, bundle: &Path) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-sk", "--max-time", "300", "-w", "\n%{http_code}", "-H", &format!("authorization: Bearer {token}")])
+        .args(["-H", "content-type: application/octet-stream", "--data-binary"])
+        .arg(format!("@{}", bundle.display()))
+        .arg(format!("https://127.0.0.1:{api}/api/v1/update"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.parse().unwrap_or(0), body.to_owned())
 }
 
 fn code_of(vm: &Vm) -> u16 {

@@ -8,7 +8,8 @@
 //! `system` (health, metrics, audit, the whole document), `cdrs` (call records, CSV), `sip` (registrations, SIP bans), `dhcp` (leases, status),
 //! `devices` (discovered devices, adoption, provisioning bans), `media` (calls' RTP figures),
 //! `trunks` (trunk health, survivable mode), `backups` (take, list, download, restore),
-//! `error` (how failures answer).
+//! `update` (an uploaded bundle checked and staged for the updater), `error` (how failures
+//! answer).
 
 mod auth;
 mod backups;
@@ -22,6 +23,7 @@ mod resources;
 mod sip;
 mod system;
 pub(crate) mod trunks;
+pub mod update;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -59,6 +61,8 @@ pub struct AppState {
     pub media: Option<crate::media::Bridge>,
     /// Where the box keeps its backups, when the daemon runs.
     pub backups: Option<crate::backup::local::Local>,
+    /// Where uploaded update bundles are staged, when the daemon runs.
+    pub updates: Option<update::Staging>,
 }
 
 impl AppState {
@@ -78,6 +82,7 @@ impl AppState {
             dhcp: None,
             media: None,
             backups: None,
+            updates: None,
         }
     }
 }
@@ -113,6 +118,7 @@ pub fn router_with(state: AppState, extra: Router<()>) -> Router<()> {
         .route("/backups/:id", get(backups::download))
         .route("/backups/:id/restore", post(backups::restore))
         .route("/survivable", get(trunks::survivable))
+        .route("/update", post(update::upload))
         .merge(resources::routes())
         .merge(forwarding::routes())
         .merge(devices::routes());
@@ -139,6 +145,11 @@ const MAX_BODY: usize = 8 * 1024 * 1024;
 /// would otherwise answer an HTTP/2 request whose body is still arriving, and reset the stream
 /// under the client's feet (curl reports that as a framing error).
 async fn read_whole_body(req: Request, next: Next) -> Response {
+    // An update bundle is streamed to disk by its handler (which reads an unauthorised upload
+    // to the end too, for the same reason).
+    if req.uri().path() == update::PATH && req.method() == axum::http::Method::POST {
+        return next.run(req).await;
+    }
     let (parts, body) = req.into_parts();
     match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(bytes) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,

@@ -81,6 +81,8 @@ pub struct Extra {
     pub listen_all: bool,
     /// Lines for the `[cloud]` table of outpost.toml (none: cloud sync off).
     pub cloud_config: String,
+    /// Lines for the `[update]` table of outpost.toml (none: the image's key path).
+    pub update_config: String,
 }
 
 pub struct Outpost {
@@ -151,6 +153,8 @@ impl Outpost {
         let dhcp = if extra.rtp_config.is_empty() { dhcp } else { format!("{dhcp}[rtp]\n{}\n", extra.rtp_config) };
         let dhcp =
             if extra.cloud_config.is_empty() { dhcp } else { format!("{dhcp}[cloud]\n{}\n", extra.cloud_config) };
+        let dhcp =
+            if extra.update_config.is_empty() { dhcp } else { format!("{dhcp}[update]\n{}\n", extra.update_config) };
         std::fs::write(
             &config,
             format!(

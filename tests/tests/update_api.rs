@@ -1,0 +1,114 @@
+//! An admin uploads an update bundle to the API (`POST /api/v1/update`) with curl: a bundle
+//! signed by the box's key is staged whole for the updater; a tampered one, one signed by
+//! another key, one for another board and an upload without a login are refused with the
+//! reason, and nothing is staged.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{bin, Extra, Options, Outpost};
+
+const PASSWORD: &str = "update-admin-pw-1";
+
+/// `outpost-bundle keygen` into `dir`.
+fn keygen(dir: &Path) -> PathBuf {
+    let out = Command::new(bin("outpost-bundle")).args(["keygen", "--out"]).arg(dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    dir.to_owned()
+}
+
+/// A small bundle of `version` for `board`, signed with the key in `keys`.
+fn bundle(dir: &Path, keys: &Path, version: &str, board: &str) -> PathBuf {
+    let file = |name: &str, bytes: &[u8]| {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    let root = file("root.squashfs", &vec![0x5a; 200_000]);
+    let kernel = file("vmlinuz", b"a kernel");
+    let initrd = file("initrd.img", b"an initrd");
+    let out = dir.join(format!("outpost-{version}-{board}.bundle"));
+    let status = Command::new(bin("outpost-bundle"))
+        .args(["create", "--key"])
+        .arg(keys.join("update.key"))
+        .args(["--version", version, "--board", board, "--root"])
+        .arg(&root)
+        .arg("--kernel")
+        .arg(&kernel)
+        .arg("--initrd")
+        .arg(&initrd)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    out
+}
+
+/// curl uploads `file` as the body of `POST /api/v1/update`: (status, body).
+fn upload(outpost: &Outpost, token: Option<&str>, file: &Path) -> (u16, String) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "--max-time", "30", "-w", "\n%{http_code}", "-X", "POST", "--cacert"])
+        .arg(outpost.cert())
+        .args(["-H", "content-type: application/octet-stream", "--data-binary"])
+        .arg(format!("@{}", file.display()));
+    if let Some(token) = token {
+        cmd.args(["-H", &format!("authorization: Bearer {token}")]);
+    }
+    let out = cmd.arg(outpost.url("/api/v1/update")).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.parse().unwrap(), body.to_owned())
+}
+
+#[test]
+fn a_signed_bundle_is_staged_and_bad_ones_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keygen(&dir.path().join("keys"));
+    let other_keys = keygen(&dir.path().join("other-keys"));
+    let extra =
+        Extra { update_config: format!("public_key = \"{}\"", keys.join("update.pub").display()), ..Extra::default() };
+    let outpost = Outpost::start_extra(tempfile::tempdir().unwrap(), &Options::default(), &extra);
+    let token = outpost.admin_token(PASSWORD);
+    let staged = outpost.data_dir().join("updates/staged.bundle");
+
+    let good = bundle(dir.path(), &keys, "9.0.0", "generic-x86_64");
+
+    // No login: 401, and the upload is not kept.
+    let (code, body) = upload(&outpost, None, &good);
+    assert_eq!(code, 401, "{body}");
+    assert!(!staged.exists());
+
+    // Tampered: one byte of the root flipped.
+    let tampered = dir.path().join("tampered.bundle");
+    let mut bytes = std::fs::read(&good).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0xff;
+    std::fs::write(&tampered, bytes).unwrap();
+    let (code, body) = upload(&outpost, Some(&token), &tampered);
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("root.squashfs does not match the manifest"), "{body}");
+
+    // Signed by another key; made for another board.
+    let foreign = bundle(&dir.path().join("other-keys"), &other_keys, "9.0.0", "generic-x86_64");
+    let (code, body) = upload(&outpost, Some(&token), &foreign);
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("signature"), "{body}");
+    let arm = bundle(dir.path(), &keys, "9.0.0", "raspberry-pi-5");
+    let (code, body) = upload(&outpost, Some(&token), &arm);
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("for board raspberry-pi-5"), "{body}");
+    assert!(!staged.exists(), "nothing refused is staged");
+    let leftovers: Vec<_> = std::fs::read_dir(outpost.data_dir().join("updates")).unwrap().collect();
+    assert!(leftovers.is_empty(), "no partial upload left behind: {leftovers:?}");
+
+    // The good one: 202 with its version, staged byte for byte.
+    let (code, body) = upload(&outpost, Some(&token), &good);
+    assert_eq!(code, 202, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["version"], "9.0.0");
+    assert_eq!(std::fs::read(&staged).unwrap(), std::fs::read(&good).unwrap());
+}
