@@ -99,7 +99,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     state.media = Some(bridge);
     state.dhcp = Some(dhcp);
     state.provisioning = Some(prov.clone());
-    let backups = crate::backup::local::Local { data_dir: config.data_dir.clone(), box_id: config.box_name() };
+    let backups = crate::backup::local::Local {
+        data_dir: config.data_dir.clone(),
+        box_id: config.box_name(),
+        cloud: config.cloud.as_ref().map(|c| format!("{}:{}", c.host, c.port)),
+    };
     state.backups = Some(backups.clone());
     tokio::spawn(crate::backup::local::schedule(store.clone(), backups, cancel.clone()));
     let extra = provisioning_routes(&config, &prov)?.merge(crate::ui::router(state.clone()));

@@ -11,7 +11,7 @@
 //! `error` (how failures answer).
 
 mod auth;
-mod backups;
+pub(crate) mod backups;
 pub(crate) mod cdrs;
 mod devices;
 mod dhcp;

@@ -22,6 +22,7 @@ pub enum Nav {
     Calls,
     Security,
     Audit,
+    Backups,
     /// The extension user's portal.
     Portal,
 }
@@ -61,6 +62,7 @@ pub fn document(title: &str, viewer: Option<&Viewer>, nav: Nav, body: Markup) ->
                                     a class=(open(Nav::Calls)) href="/ui/calls" { "Calls" }
                                     a class=(open(Nav::Security)) href="/ui/security" { "Security" }
                                     a class=(open(Nav::Audit)) href="/ui/audit" { "Audit" }
+                                    a class=(open(Nav::Backups)) href="/ui/backups" { "Backups" }
                                 }
                             }
                             form.logout method="post" action="/ui/logout" {
