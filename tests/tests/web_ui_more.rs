@@ -1,9 +1,12 @@
-//! The web UI's backups page, end to end in headless Chromium against a real `outpost`: a
+//! The web UI's backups and DHCP pages, end to end in headless Chromium against a real `outpost`: a
 //! backup taken in the browser is listed as `GET /api/v1/backups` lists it, its download
 //! behind the session cookie is the same bytes as the API's; an extension added afterwards
 //! through the API is undone by a restore confirmed in the browser, once the box starts
 //! again (the restore is staged: until then the page says so and the box runs unchanged).
-//! Every page and form refuses an extension user's session. Screenshot: `box-backups`
+//! The DHCP page says DHCP is off as the API does; with the box in a network namespace serving
+//! a scope on a veth (root only), a lease busybox udhcpc got on the other end shows with its
+//! MAC, address and vendor, as `GET /api/v1/dhcp/leases` has it. Every page and form refuses
+//! an extension user's session. Screenshots: `box-backups`, `box-dhcp`
 //! (`target/screenshots/`, and `docs/screenshots/` with `OUTPOST_UPDATE_SCREENSHOTS=1`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -195,4 +198,180 @@ fn an_admin_takes_a_backup_downloads_it_and_restores_it() {
     wait_until(BOUND, "the backups page", || browser.try_find("#backups-page"));
     assert!(browser.try_find("#restore-pending").is_none(), "the restore is done");
     assert!(backup_ids(&browser).contains(&id), "{:?}", backup_ids(&browser));
+}
+
+#[test]
+fn the_dhcp_page_says_dhcp_is_off_and_refuses_portal_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let (outpost, token, browser) = start_box(dir.path());
+    browser.goto(&outpost.url("/ui/dhcp"));
+    wait_until(BOUND, "the DHCP page", || browser.try_find("#dhcp-page"));
+    assert!(browser.try_find("nav.menu a[href=\"/ui/dhcp\"].open").is_some(), "linked in the nav");
+    let (code, api) = outpost.json("GET", "/api/v1/dhcp/status", Some(&token), None);
+    assert_eq!(code, 200, "{api}");
+    assert_eq!(api["state"], "off");
+    assert_eq!(browser.find("#dhcp-status [data-f=state]").text(), "off");
+    assert_eq!(browser.find("#dhcp-status [data-f=said]").text(), format!("Off: {}.", api["reason"].as_str().unwrap()));
+    assert_eq!(browser.find("#dhcp-status [data-f=rival]").text(), "Not run: the DHCP server is off.");
+    assert!(browser.try_find("#no-scopes").is_some() && browser.try_find("#no-leases").is_some());
+
+    let (user, _) = portal_user(&browser, &outpost, dir.path());
+    let (code, page) = curl(&outpost, "GET", "/ui/dhcp", Some(&user), None);
+    assert_eq!(code, 403);
+    assert!(!page.contains("dhcp-status"), "nothing of the page shows");
+}
+
+/// Runs `args`, asserting success.
+fn run(args: &[&str]) {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+const BOX_IP: &str = "10.78.0.1";
+
+/// Two network namespaces joined by a veth pair (the box's end holds `BOX_IP`), and a TCP
+/// forwarder from the host's loopback to the box's HTTPS port inside its namespace, so that
+/// the host's browser reaches it. Removed on drop, also when the test fails.
+struct Lan {
+    server: String,
+    client: String,
+    server_if: String,
+    client_if: String,
+    forwarder: Option<std::process::Child>,
+}
+
+impl Lan {
+    fn new() -> Lan {
+        let id = std::process::id() % 100_000;
+        let lan = Lan {
+            server: format!("outpost-uis{id}"),
+            client: format!("outpost-uic{id}"),
+            server_if: format!("uis{id}"),
+            client_if: format!("uic{id}"),
+            forwarder: None,
+        };
+        run(&["ip", "netns", "add", &lan.server]);
+        run(&["ip", "netns", "add", &lan.client]);
+        run(&["ip", "link", "add", &lan.server_if, "type", "veth", "peer", "name", &lan.client_if]);
+        run(&["ip", "link", "set", &lan.server_if, "netns", &lan.server]);
+        run(&["ip", "link", "set", &lan.client_if, "netns", &lan.client]);
+        run(&["ip", "-n", &lan.server, "addr", "add", &format!("{BOX_IP}/24"), "dev", &lan.server_if]);
+        for (ns, ifname) in [(&lan.server, &lan.server_if), (&lan.client, &lan.client_if)] {
+            run(&["ip", "-n", ns, "link", "set", ifname, "up"]);
+            run(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        }
+        lan
+    }
+
+    /// Forwards host `127.0.0.1:<returned port>` to `127.0.0.1:port` in the box's namespace.
+    fn forward(&mut self, port: u16) -> u16 {
+        let local = common::free_port();
+        let child = Command::new("socat")
+            .arg(format!("TCP-LISTEN:{local},bind=127.0.0.1,reuseaddr,fork"))
+            .arg(format!("SYSTEM:ip netns exec {} socat STDIO TCP\\:127.0.0.1\\:{port}", self.server))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        self.forwarder = Some(child);
+        wait_until(BOUND, "the forwarder listening", || std::net::TcpStream::connect(("127.0.0.1", local)).ok());
+        local
+    }
+}
+
+impl Drop for Lan {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.forwarder.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for ns in [&self.server, &self.client] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+#[test]
+fn a_lease_udhcpc_got_from_the_box_shows_on_the_dhcp_page() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root (network namespaces, port 67)");
+        return;
+    }
+    let mut lan = Lan::new();
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site.toml");
+    std::fs::write(
+        &site,
+        format!(
+            "schema = 1\n[site]\nname = \"lab\"\n\n[[dhcp_scopes]]\nname = \"lab\"\nnetwork = \"10.78.0.0/24\"\n\
+             range_start = \"10.78.0.100\"\nrange_end = \"10.78.0.150\"\nrouter = \"{BOX_IP}\"\n\
+             dns = [\"{BOX_IP}\"]\nlease_time = 600\n"
+        ),
+    )
+    .unwrap();
+    let options = Options { site: Some(site), ..Options::default() };
+    let extra = common::Extra {
+        dhcp_config: format!("interface = \"{}\"\nport = 67", lan.server_if),
+        netns: Some(lan.server.clone()),
+        ..common::Extra::default()
+    };
+    let outpost = Outpost::start_extra(tempfile::tempdir().unwrap(), &options, &extra);
+    let token = outpost.admin_token(PASSWORD);
+    let serving = wait_until(BOUND, "DHCP serving", || {
+        let (_, s) = outpost.json("GET", "/api/v1/dhcp/status", Some(&token), None);
+        (s["state"] != "probing").then_some(s)
+    });
+    assert_eq!(serving["state"], "serving", "{serving}");
+
+    // A client on the segment gets a lease with udhcpc (bounded, quits once bound).
+    let mac = "02:42:0a:4e:00:99";
+    let client_if = lan.client_if.clone();
+    run(&["ip", "-n", &lan.client, "link", "set", &client_if, "address", mac]);
+    let got = Command::new("timeout")
+        .args(["40", "ip", "netns", "exec", &lan.client, "busybox", "udhcpc", "-f", "-q", "-n", "-t", "15", "-T", "1"])
+        .args(["-i", &client_if, "-V", "yealink SIP-T54W", "-x", "hostname:desk-phone", "-s", "/bin/true"])
+        .output()
+        .unwrap();
+    assert!(got.status.success(), "udhcpc got no lease: {}", String::from_utf8_lossy(&got.stderr));
+    let (_, leases) = outpost.json("GET", "/api/v1/dhcp/leases", Some(&token), None);
+    let lease = leases.as_array().unwrap().iter().find(|l| l["mac"] == mac).cloned();
+    let lease = lease.unwrap_or_else(|| panic!("the lease in the API: {leases}"));
+
+    // The browser, through the forwarder: the state, the scope, the lease with its MAC.
+    let port = lan.forward(outpost.port);
+    let at = |path: &str| format!("https://127.0.0.1:{port}{path}");
+    let browser = Browser::start();
+    browser.goto(&at("/ui/login"));
+    type_into(&browser, "#login input[name=username]", "admin");
+    browser.find("#login input[name=password]").send_keys(PASSWORD);
+    browser.find("#login button[type=submit]").click();
+    wait_until(BOUND, "the dashboard", || browser.try_find("#dashboard"));
+    browser.goto(&at("/ui/dhcp"));
+    wait_until(BOUND, "the DHCP page", || browser.try_find("#dhcp-page"));
+    assert_eq!(browser.find("#dhcp-status [data-f=state]").text(), "serving");
+    assert_eq!(
+        browser.find("#dhcp-status [data-f=said]").text(),
+        format!("Serving on {} ({BOX_IP}): lab.", lan.server_if)
+    );
+    assert!(browser.find("#dhcp-status [data-f=rival]").text().starts_with("No other DHCP server answered"));
+    let scope = "#dhcp-scopes tr[data-scope=lab]";
+    assert_eq!(browser.find(&format!("{scope} [data-f=range]")).text(), "10.78.0.100 – 10.78.0.150");
+    assert_eq!(browser.find(&format!("{scope} [data-f=authoritative]")).text(), "no");
+    let row = format!("#leases tr[data-mac=\"{mac}\"]");
+    assert_eq!(browser.find(&format!("{row} [data-f=mac]")).text(), mac);
+    assert_eq!(browser.find(&format!("{row} [data-f=ip]")).text(), lease["ip"].as_str().unwrap());
+    assert!(lease["ip"].as_str().unwrap().starts_with("10.78.0."), "{lease}");
+    assert_eq!(lease["vendor"], "yealink", "the vendor told by its class: {lease}");
+    assert_eq!(browser.find(&format!("{row} [data-f=vendor]")).text(), "yealink");
+    assert_eq!(lease["hostname"], "desk-phone", "{lease}");
+    assert_eq!(browser.find(&format!("{row} [data-f=hostname]")).text(), "desk-phone");
+    assert_eq!(browser.find(&format!("{row} [data-f=state]")).text(), "bound");
+    assert!(browser.find(&format!("{row} [data-f=expires]")).text().ends_with(" UTC"));
+    browser.set_window_size(1280, 1000);
+    browser.keep_screenshot("box-dhcp");
+    browser.set_window_size(1280, 800);
 }

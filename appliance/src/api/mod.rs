@@ -14,7 +14,7 @@ mod auth;
 pub(crate) mod backups;
 pub(crate) mod cdrs;
 mod devices;
-mod dhcp;
+pub(crate) mod dhcp;
 mod error;
 pub(crate) mod forwarding;
 mod media;

@@ -23,6 +23,7 @@ pub enum Nav {
     Security,
     Audit,
     Backups,
+    Dhcp,
     /// The extension user's portal.
     Portal,
 }
@@ -63,6 +64,7 @@ pub fn document(title: &str, viewer: Option<&Viewer>, nav: Nav, body: Markup) ->
                                     a class=(open(Nav::Security)) href="/ui/security" { "Security" }
                                     a class=(open(Nav::Audit)) href="/ui/audit" { "Audit" }
                                     a class=(open(Nav::Backups)) href="/ui/backups" { "Backups" }
+                                    a class=(open(Nav::Dhcp)) href="/ui/dhcp" { "DHCP" }
                                 }
                             }
                             form.logout method="post" action="/ui/logout" {
