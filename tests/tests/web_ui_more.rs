@@ -1,12 +1,14 @@
-//! The web UI's backups and DHCP pages, end to end in headless Chromium against a real `outpost`: a
+//! The web UI's backups and DHCP pages and the portal's password, end to end in headless Chromium against a real `outpost`: a
 //! backup taken in the browser is listed as `GET /api/v1/backups` lists it, its download
 //! behind the session cookie is the same bytes as the API's; an extension added afterwards
 //! through the API is undone by a restore confirmed in the browser, once the box starts
 //! again (the restore is staged: until then the page says so and the box runs unchanged).
 //! The DHCP page says DHCP is off as the API does; with the box in a network namespace serving
 //! a scope on a veth (root only), a lease busybox udhcpc got on the other end shows with its
-//! MAC, address and vendor, as `GET /api/v1/dhcp/leases` has it. Every page and form refuses
-//! an extension user's session. Screenshots: `box-backups`, `box-dhcp`
+//! MAC, address and vendor, as `GET /api/v1/dhcp/leases` has it. An extension's user changes
+//! their own portal password in the portal (the current one required): the new one then logs
+//! in, the old one no longer does. Every admin page and form refuses an extension user's
+//! session. Screenshots: `box-backups`, `box-dhcp`
 //! (`target/screenshots/`, and `docs/screenshots/` with `OUTPOST_UPDATE_SCREENSHOTS=1`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -374,4 +376,75 @@ fn a_lease_udhcpc_got_from_the_box_shows_on_the_dhcp_page() {
     browser.set_window_size(1280, 1000);
     browser.keep_screenshot("box-dhcp");
     browser.set_window_size(1280, 800);
+}
+
+/// Logs extension 101's user in on the portal's login page (the answer is for the caller to
+/// wait for).
+fn portal_log_in(browser: &Browser, outpost: &Outpost, password: &str) {
+    browser.goto(&outpost.url("/ui/me/login"));
+    type_into(browser, "#portal-login input[name=tenant]", "acme");
+    type_into(browser, "#portal-login input[name=number]", "101");
+    type_into(browser, "#portal-login input[name=password]", password);
+    browser.find("#portal-login button[type=submit]").click();
+}
+
+/// The portal login form posted by curl: its status.
+fn portal_login_code(outpost: &Outpost, dir: &Path, password: &str) -> u16 {
+    let jar = dir.join(format!("jar-{password}"));
+    form_login(outpost, &jar, "/ui/me/login", &format!("tenant=acme&number=101&password={password}"))
+}
+
+#[test]
+fn an_extension_user_changes_their_own_portal_password() {
+    const NEW: &str = "my-own-new-pass-101";
+    let dir = tempfile::tempdir().unwrap();
+    let (outpost, _token, admin) = start_box(dir.path());
+    // The admin sets the first portal password; another session of the user (curl) is open.
+    let (other, _) = portal_user(&admin, &outpost, dir.path());
+    let browser = Browser::start();
+    portal_log_in(&browser, &outpost, PORTAL_PASSWORD);
+    wait_until(BOUND, "the portal", || browser.try_find("#portal"));
+
+    // Refused: a wrong current password, a short new one, two that differ; nothing changes.
+    let attempt = |current: &str, new: &str, confirm: &str| {
+        type_into(&browser, "#my-password input[name=current]", current);
+        type_into(&browser, "#my-password input[name=new]", new);
+        type_into(&browser, "#my-password input[name=confirm]", confirm);
+        browser.find("#my-password button[type=submit]").click();
+    };
+    attempt("not-my-password", NEW, NEW);
+    let refused = wait_until(BOUND, "the refusal", || browser.try_text("#portal .notice.refused"));
+    assert_eq!(refused, "Not changed: the current password is wrong.");
+    attempt(PORTAL_PASSWORD, "short", "short");
+    let refused = wait_until(BOUND, "the refusal", || {
+        browser.try_text("#portal .notice.refused").filter(|r| r.contains("at least"))
+    });
+    assert_eq!(refused, "Not changed: The password must have at least 10 characters.");
+    attempt(PORTAL_PASSWORD, NEW, "my-own-new-pass-102");
+    wait_until(BOUND, "the refusal", || browser.try_text("#portal .notice.refused").filter(|r| r.contains("differ")));
+    assert_eq!(portal_login_code(&outpost, dir.path(), PORTAL_PASSWORD), 303, "the old password still works");
+
+    // Changed: this browser stays in, with a fresh session; the other session is logged out.
+    attempt(PORTAL_PASSWORD, NEW, NEW);
+    let done = wait_until(BOUND, "the change", || browser.try_text("#portal .notice.ok"));
+    assert_eq!(done, "Password changed. Your other sessions are logged out.");
+    browser.goto(&outpost.url("/ui/me"));
+    wait_until(BOUND, "the portal, still signed in", || browser.try_find("#portal"));
+    let (code, _) = curl(&outpost, "GET", "/ui/me", Some(&other), None);
+    assert_eq!(code, 303, "the other session ended");
+
+    // The new password opens the portal; the old one no longer does.
+    assert_eq!(portal_login_code(&outpost, dir.path(), NEW), 303, "the new password works");
+    assert_eq!(portal_login_code(&outpost, dir.path(), PORTAL_PASSWORD), 401, "the old one does not");
+    drop(browser);
+    let fresh = Browser::start();
+    portal_log_in(&fresh, &outpost, NEW);
+    wait_until(BOUND, "the portal with the new password", || fresh.try_find("#portal"));
+
+    // The form is the user's own: an admin's session is refused on it.
+    let cookie = common::ui::session_cookie(&admin);
+    admin.goto(&outpost.url("/ui/"));
+    let csrf = csrf_in(&admin.source());
+    let form = format!("csrf={csrf}&current={PASSWORD}&new=admin-new-password&confirm=admin-new-password");
+    assert_eq!(curl(&outpost, "POST", "/ui/me/password", Some(&cookie), Some(&form)).0, 403);
 }

@@ -10,7 +10,7 @@
 //! `trunks` (trunk health, survivable mode), `backups` (take, list, download, restore),
 //! `error` (how failures answer).
 
-mod auth;
+pub(crate) mod auth;
 pub(crate) mod backups;
 pub(crate) mod cdrs;
 mod devices;

@@ -23,7 +23,8 @@
 //! - `calls`: the call records with filters, pages and the CSV download; `security`: the SIP
 //!   and provisioning bans (unban), the allowlists, failed-login and ban counts.
 //! - `portal`: the extension user's own pages under `/ui/me` (login, forwarding, call
-//!   history, registration), and the admin's portal password card of an extension.
+//!   history, registration, their own password), and the admin's portal password card of an
+//!   extension.
 //! - `assets/`: `ui.css`, `ui.js` (polling the dashboard, confirmations).
 
 mod audit;
