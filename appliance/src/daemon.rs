@@ -99,7 +99,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     state.media = Some(bridge);
     state.dhcp = Some(dhcp);
     state.provisioning = Some(prov.clone());
-    let backups = crate::backup::local::Local { data_dir: config.data_dir.clone(), box_id: config.box_name() };
+    let backups = crate::backup::local::Local {
+        data_dir: config.data_dir.clone(),
+        box_id: config.box_name(),
+        cloud: config.cloud.as_ref().map(|c| format!("{}:{}", c.host, c.port)),
+    };
     state.backups = Some(backups.clone());
     state.updates =
         Some(crate::api::update::Staging { data_dir: config.data_dir.clone(), public_key: config.update_key.clone() });

@@ -211,7 +211,8 @@ fn pages_need_a_login_and_carry_a_strict_content_security_policy() {
     let dir = tempfile::tempdir().unwrap();
     let outpost = start_box(dir.path());
     let pages = ["/ui/", "/ui/extensions", "/ui/setup", "/ui/live.json", "/ui/phones", "/ui/routes", "/ui/calls"];
-    let more = ["/ui/calls.csv", "/ui/security", "/ui/trunks", "/ui/ring-groups", "/ui/audit"];
+    let more =
+        ["/ui/calls.csv", "/ui/security", "/ui/trunks", "/ui/ring-groups", "/ui/audit", "/ui/backups", "/ui/dhcp"];
     for path in pages.into_iter().chain(more) {
         let (code, head) = curl(&outpost, "GET", path, None, None);
         assert_eq!(code, 303, "{path}: {head}");

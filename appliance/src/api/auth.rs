@@ -103,23 +103,38 @@ pub async fn change_password(
     auth: Authenticated,
     JsonBody(req): JsonBody<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
-    if req.new.chars().count() < MIN_PASSWORD {
+    let user = auth.session.username.clone();
+    change_own_password(&app, &user, req.current, req.new, user.clone()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Changes `user`'s own password from `current` to `new` (at least [`MIN_PASSWORD`]
+/// characters, not the current one), booked as `actor`; every session of `user` ends. What
+/// the API's `POST /api/v1/password` and the portal's password form both do.
+pub(crate) async fn change_own_password(
+    app: &AppState,
+    user: &str,
+    current: String,
+    new: String,
+    actor: String,
+) -> Result<(), ApiError> {
+    if new.chars().count() < MIN_PASSWORD {
         return Err(ApiError::Invalid(vec![crate::site::FieldError {
             field: "new".into(),
             reason: format!("must be at least {MIN_PASSWORD} characters"),
         }]));
     }
-    if req.new == req.current {
+    if new == current {
         return Err(ApiError::BadRequest("the new password must differ from the current one".into()));
     }
-    let user = auth.session.username.clone();
+    let user = user.to_owned();
     app.store
-        .call(move |s| match s.check_credentials(&user, &req.current)? {
-            Some(_) => s.set_password(&user, &req.new, false, &user).map(|()| true),
+        .call(move |s| match s.check_credentials(&user, &current)? {
+            Some(_) => s.set_password(&user, &new, false, &actor).map(|()| true),
             None => Ok(false),
         })
         .await?
-        .then_some(StatusCode::NO_CONTENT)
+        .then_some(())
         .ok_or(ApiError::Forbidden("the current password is wrong"))
 }
 

@@ -54,26 +54,26 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::Internal(e.to_string()))?.map_err(failed)
 }
 
-/// `GET /api/v1/backups`: newest first.
-pub async fn list(State(app): State<AppState>, _: Admin) -> Result<Json<Vec<Entry>>, ApiError> {
-    let l = settings(&app)?;
+/// The box's backups, newest first (what `GET /api/v1/backups` and the web UI list).
+pub(crate) async fn entries(app: &AppState) -> Result<Vec<Entry>, ApiError> {
+    let l = settings(app)?;
     let all = blocking(move || local::list(&l.data_dir)).await?;
-    Ok(Json(all.iter().rev().map(|(_, m)| Entry::from(m)).collect()))
+    Ok(all.iter().rev().map(|(_, m)| Entry::from(m)).collect())
 }
 
-/// `POST /api/v1/backups`: a backup now.
-pub async fn take(State(app): State<AppState>, admin: Admin) -> Result<(StatusCode, Json<Entry>), ApiError> {
-    let l = settings(&app)?;
+/// Takes a backup now, for `by` (an admin's name).
+pub(crate) async fn take_now(app: &AppState, by: &str) -> Result<Entry, ApiError> {
+    let l = settings(app)?;
     let store = app.store.clone();
     let (_, m) = blocking(move || local::take(&store, &l.data_dir, &l.box_id, crate::store::unix_now())).await?;
-    tracing::info!(backup = %m.id, by = %admin.0.username, "backup taken");
-    Ok((StatusCode::CREATED, Json(Entry::from(&m))))
+    tracing::info!(backup = %m.id, by = %by, "backup taken");
+    Ok(Entry::from(&m))
 }
 
-/// `GET /api/v1/backups/:id`: the `.outpost-backup` file.
-pub async fn download(State(app): State<AppState>, _: Admin, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let l = settings(&app)?;
-    let path = local::find(&l.data_dir, &id).ok_or_else(|| ApiError::NotFound(format!("no backup `{id}`")))?;
+/// The `.outpost-backup` file of backup `id` as a download.
+pub(crate) async fn file_response(app: &AppState, id: &str) -> Result<Response, ApiError> {
+    let l = settings(app)?;
+    let path = local::find(&l.data_dir, id).ok_or_else(|| ApiError::NotFound(format!("no backup `{id}`")))?;
     let bytes = tokio::fs::read(&path).await.map_err(|e| ApiError::Internal(e.to_string()))?;
     let disposition = format!("attachment; filename=\"{id}.outpost-backup\"");
     Ok((
@@ -81,6 +81,44 @@ pub async fn download(State(app): State<AppState>, _: Admin, Path(id): Path<Stri
         Body::from(bytes),
     )
         .into_response())
+}
+
+/// Checks backup `id` whole and stages it, for `by`: it takes effect at the next start.
+pub(crate) async fn stage(app: &AppState, id: String, by: &str) -> Result<Staged, ApiError> {
+    let l = settings(app)?;
+    let path = local::find(&l.data_dir, &id).ok_or_else(|| ApiError::NotFound(format!("no backup `{id}`")))?;
+    let dir = l.data_dir.clone();
+    let files = blocking(move || {
+        let key = backup::BackupKey::load(&backup::key_path(&dir))?;
+        let sealed = backup::file::read(&path)?;
+        backup::restore::stage(&dir, &sealed, &key)
+    })
+    .await?;
+    tracing::warn!(backup = %id, by = %by, "restore staged: it takes effect at the next start");
+    Ok(Staged { id, files, effective: EFFECTIVE })
+}
+
+/// When a staged restore takes effect.
+pub(crate) const EFFECTIVE: &str = "at the next start of the box";
+
+/// Whether a staged restore waits for the next start.
+pub(crate) fn restore_pending(app: &AppState) -> bool {
+    app.backups.as_ref().is_some_and(|l| backup::restore::pending(&l.data_dir))
+}
+
+/// `GET /api/v1/backups`: newest first.
+pub async fn list(State(app): State<AppState>, _: Admin) -> Result<Json<Vec<Entry>>, ApiError> {
+    Ok(Json(entries(&app).await?))
+}
+
+/// `POST /api/v1/backups`: a backup now.
+pub async fn take(State(app): State<AppState>, admin: Admin) -> Result<(StatusCode, Json<Entry>), ApiError> {
+    Ok((StatusCode::CREATED, Json(take_now(&app, &admin.0.username).await?)))
+}
+
+/// `GET /api/v1/backups/:id`: the `.outpost-backup` file.
+pub async fn download(State(app): State<AppState>, _: Admin, Path(id): Path<String>) -> Result<Response, ApiError> {
+    file_response(&app, &id).await
 }
 
 #[derive(Serialize)]
@@ -96,15 +134,5 @@ pub async fn restore(
     admin: Admin,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Staged>), ApiError> {
-    let l = settings(&app)?;
-    let path = local::find(&l.data_dir, &id).ok_or_else(|| ApiError::NotFound(format!("no backup `{id}`")))?;
-    let dir = l.data_dir.clone();
-    let files = blocking(move || {
-        let key = backup::BackupKey::load(&backup::key_path(&dir))?;
-        let sealed = backup::file::read(&path)?;
-        backup::restore::stage(&dir, &sealed, &key)
-    })
-    .await?;
-    tracing::warn!(backup = %id, by = %admin.0.username, "restore staged: it takes effect at the next start");
-    Ok((StatusCode::ACCEPTED, Json(Staged { id, files, effective: "at the next start of the box" })))
+    Ok((StatusCode::ACCEPTED, Json(stage(&app, id, &admin.0.username).await?)))
 }

@@ -11,11 +11,11 @@
 //! `update` (an uploaded bundle checked and staged for the updater), `error` (how failures
 //! answer).
 
-mod auth;
-mod backups;
+pub(crate) mod auth;
+pub(crate) mod backups;
 pub(crate) mod cdrs;
 mod devices;
-mod dhcp;
+pub(crate) mod dhcp;
 mod error;
 pub(crate) mod forwarding;
 mod media;

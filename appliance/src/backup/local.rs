@@ -61,6 +61,9 @@ pub fn find(data_dir: &Path, id: &str) -> Option<PathBuf> {
 pub struct Local {
     pub data_dir: PathBuf,
     pub box_id: String,
+    /// The fleet's broker (`host:port`) the cloud-sync agent uploads backups to, when
+    /// `[cloud]` is set; `None`: backups stay on the box.
+    pub cloud: Option<String>,
 }
 
 /// Seconds between scheduled backups.

@@ -17,16 +17,21 @@
 //!   re-provision; `routes`: the routes, read-only, and the route tester.
 //! - `trunks`: each trunk's live state and the survivable mode, add, edit, remove;
 //!   `ring_groups`: each tenant's ring groups, add, edit (members, strategy, ring time), remove.
-//! - `audit`: the audit log, newest first (who, what, when).
+//! - `audit`: the audit log, newest first (who, what, when); `backups`: the box's backups,
+//!   take one now, download, restore (staged for the next start); `dhcp`: the DHCP server's
+//!   state, the check for another server, the site's scopes (read-only), the leases.
 //! - `calls`: the call records with filters, pages and the CSV download; `security`: the SIP
 //!   and provisioning bans (unban), the allowlists, failed-login and ban counts.
 //! - `portal`: the extension user's own pages under `/ui/me` (login, forwarding, call
-//!   history, registration), and the admin's portal password card of an extension.
+//!   history, registration, their own password), and the admin's portal password card of an
+//!   extension.
 //! - `assets/`: `ui.css`, `ui.js` (polling the dashboard, confirmations).
 
 mod audit;
+mod backups;
 mod calls;
 mod dashboard;
+mod dhcp;
 mod extensions;
 mod page;
 mod phones;
@@ -85,6 +90,8 @@ pub fn router(state: AppState) -> Router<()> {
         .merge(calls::routes())
         .merge(security::routes())
         .merge(audit::routes())
+        .merge(backups::routes())
+        .merge(dhcp::routes())
         .merge(portal::routes())
         .route("/ui/assets/ui.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route("/ui/assets/ui.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))

@@ -22,6 +22,8 @@ pub enum Nav {
     Calls,
     Security,
     Audit,
+    Backups,
+    Dhcp,
     /// The extension user's portal.
     Portal,
 }
@@ -61,6 +63,8 @@ pub fn document(title: &str, viewer: Option<&Viewer>, nav: Nav, body: Markup) ->
                                     a class=(open(Nav::Calls)) href="/ui/calls" { "Calls" }
                                     a class=(open(Nav::Security)) href="/ui/security" { "Security" }
                                     a class=(open(Nav::Audit)) href="/ui/audit" { "Audit" }
+                                    a class=(open(Nav::Backups)) href="/ui/backups" { "Backups" }
+                                    a class=(open(Nav::Dhcp)) href="/ui/dhcp" { "DHCP" }
                                 }
                             }
                             form.logout method="post" action="/ui/logout" {

@@ -1,6 +1,9 @@
 //! The extension user's portal under `/ui/me`: their phone's registration, their call
 //! forwarding (always, busy, no answer after a ring time) and their last calls.
 //!
+//! The user changes their own portal password here too (the current one required), as
+//! `POST /api/v1/password` does.
+//!
 //! A portal session is an API session of a `user` account bound to one extension
 //! (`store::portal`); `Member` and `MemberPosted` admit nobody else, and the admin pages
 //! refuse it (`session::admit`). Forwarding is written as `PUT …/forwarding` writes it: the
@@ -18,11 +21,12 @@ mod login;
 
 use axum::async_trait;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 use maud::{html, Markup};
 use serde::de::DeserializeOwned;
 
@@ -32,10 +36,13 @@ use form::{history, parse, worded, ForwardingForm};
 
 use super::dashboard::{state_badge, utc};
 use super::page::{self, csrf_field, notice, Nav};
-use super::session::{admit, read_post, signed_in, Audience, Viewer};
+use super::session::{
+    admit, csrf_of, login_allowed, login_done, read_post, session_cookie, signed_in, too_many_logins, Audience, Viewer,
+};
 use super::{apply_edit, Refusal, UiError};
+use crate::api::auth::change_own_password;
 use crate::api::forwarding::Forwarding;
-use crate::api::AppState;
+use crate::api::{ApiError, AppState, Peer};
 use crate::store::cdrs::CdrFilter;
 use crate::store::portal::Line;
 
@@ -47,6 +54,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/ui/me", get(me))
         .route("/ui/me/forwarding", post(forwarding))
+        .route("/ui/me/password", post(password))
         .route(LOGIN, get(login::page).post(login::submit))
         .merge(admin::routes())
 }
@@ -143,6 +151,19 @@ async fn render(
                 }
             }
             section.card {
+                h2 { "My portal password" }
+                form method="post" action="/ui/me/password" id="my-password" {
+                    (csrf_field(viewer))
+                    div.fields {
+                        label { "Current password" input type="password" name="current" autocomplete="current-password" required; }
+                        label { "New password (at least " (crate::api::MIN_PASSWORD) " characters)" input type="password" name="new" autocomplete="new-password" required; }
+                        label { "The same again" input type="password" name="confirm" autocomplete="new-password" required; }
+                    }
+                    p.hint { "Your other sessions (other browsers, other devices) are logged out." }
+                    button type="submit" { "Change password" }
+                }
+            }
+            section.card {
                 h2 { "My calls" }
                 div.scroll {
                     table #my-calls {
@@ -202,4 +223,66 @@ async fn forwarding(State(app): State<AppState>, posted: MemberPosted<Forwarding
         }
     };
     render(&app, &viewer, &line, code, Some(said)).await
+}
+
+#[derive(serde::Deserialize)]
+struct PasswordForm {
+    current: String,
+    new: String,
+    confirm: String,
+}
+
+/// `POST /ui/me/password`: the user changes their own portal password, with the current one,
+/// as `POST /api/v1/password` does (`api::auth::change_own_password`). Every session of the
+/// account ends; this browser gets a fresh one. A wrong current password counts in the
+/// login limiter of the client's address, as a failed login.
+async fn password(
+    State(app): State<AppState>,
+    Extension(Peer(peer)): Extension<Peer>,
+    posted: MemberPosted<PasswordForm>,
+) -> Result<Response, UiError> {
+    let MemberPosted { viewer, line, form: f } = posted;
+    if let Some(why) = super::setup::password_problem(&f.new, &f.confirm) {
+        let said = notice(false, &format!("Not changed: {why}"));
+        return render(&app, &viewer, &line, StatusCode::UNPROCESSABLE_ENTITY, Some(said)).await;
+    }
+    let Some(now) = login_allowed(&app, peer.ip()) else {
+        let said = notice(false, "Not changed: too many wrong passwords from this address: wait a few minutes.");
+        let page = render(&app, &viewer, &line, StatusCode::TOO_MANY_REQUESTS, Some(said)).await?;
+        return Ok(too_many_logins(page));
+    };
+    let actor = format!("ui:{}", viewer.username);
+    let changed = change_own_password(&app, &viewer.username, f.current, f.new.clone(), actor).await;
+    let (code, why) = match changed {
+        Ok(()) => (StatusCode::OK, None),
+        Err(ApiError::Forbidden(_)) => {
+            login_done(&app, peer.ip(), now, false, "portal password change");
+            (StatusCode::FORBIDDEN, Some("the current password is wrong.".to_owned()))
+        }
+        Err(ApiError::BadRequest(why)) => (StatusCode::UNPROCESSABLE_ENTITY, Some(format!("{why}."))),
+        Err(ApiError::Invalid(reasons)) => {
+            let why = reasons.iter().map(|r| r.reason.clone()).collect::<Vec<_>>().join("; ");
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(format!("the new password {why}.")))
+        }
+        Err(other) => {
+            tracing::warn!(error = ?other, "portal password change failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, Some("the box could not do this; its log says why.".to_owned()))
+        }
+    };
+    if let Some(why) = why {
+        let said = notice(false, &format!("Not changed: {why}"));
+        return render(&app, &viewer, &line, code, Some(said)).await;
+    }
+    login_done(&app, peer.ip(), now, true, "portal password change");
+    tracing::info!(user = %viewer.username, "portal password changed by its user");
+    // Every session ended with the change: this browser logs in again with the new password.
+    let (t, n, new) = (line.tenant.clone(), line.number.clone(), f.new);
+    let Some((token, _)) = app.store.call(move |s| s.portal_login(&t, &n, &new)).await? else {
+        return Ok(Redirect::to(LOGIN).into_response());
+    };
+    let fresh = Viewer { csrf: csrf_of(&token), token: token.clone(), ..viewer };
+    let said = notice(true, "Password changed. Your other sessions are logged out.");
+    let mut resp = render(&app, &fresh, &line, StatusCode::OK, Some(said)).await?;
+    resp.headers_mut().append(SET_COOKIE, session_cookie(&token, crate::store::admin::SESSION_SECONDS));
+    Ok(resp)
 }
