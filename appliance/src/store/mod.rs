@@ -5,7 +5,8 @@
 //!
 //! Layout: `site` (apply/export of the site config), `admin` (users and API sessions), `audit`,
 //! `secrets` (the box key and AES-GCM), `leases` (DHCP), `cdrs` (call records), `portal`
-//! (extension users' portal accounts), `migrations/` (schema, one numbered file per step).
+//! (extension users' portal accounts), `upgrade` (the copy taken before a migration and the
+//! rollback to it), `migrations/` (schema, one numbered file per step).
 
 pub mod admin;
 pub mod audit;
@@ -17,6 +18,7 @@ pub mod registrations;
 pub mod secrets;
 pub mod site;
 pub mod trunk_events;
+pub(crate) mod upgrade;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -42,8 +44,13 @@ const MIGRATIONS: &[&str] = &[
 pub enum StoreError {
     #[error("database: {0}")]
     Db(#[from] rusqlite::Error),
-    #[error("the database is at schema {found}, newer than this build ({known}): refusing to touch it")]
+    #[error(
+        "the database is at schema {found}, newer than this build ({known}), and there is no copy at schema \
+         {known} to go back to: refusing to touch it"
+    )]
     NewerSchema { found: usize, known: usize },
+    #[error("{what} {path}: {source}")]
+    File { what: &'static str, path: String, source: std::io::Error },
     #[error(transparent)]
     Secret(#[from] secrets::SecretError),
     #[error(transparent)]
@@ -61,27 +68,22 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date:
+    /// an older schema is copied first, a newer one goes back to its copy (`upgrade`).
     pub fn open(path: &Path, secrets: SecretBox) -> Result<Store, StoreError> {
-        let conn = Connection::open(path)?;
+        let conn = upgrade::open(path, MIGRATIONS)?;
         Self::setup(conn, secrets)
     }
 
     /// An in-memory store, for tests.
     pub fn open_in_memory(secrets: SecretBox) -> Result<Store, StoreError> {
-        Self::setup(Connection::open_in_memory()?, secrets)
+        let mut conn = Connection::open_in_memory()?;
+        configure(&conn)?;
+        migrate(&mut conn, MIGRATIONS)?;
+        Self::setup(conn, secrets)
     }
 
-    fn setup(mut conn: Connection, secrets: SecretBox) -> Result<Store, StoreError> {
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        // FULL: a commit is on the disk when it returns, so it survives a power cut as well as
-        // a kill -9 (NORMAL would keep it in the page cache until the next checkpoint). A box
-        // is switched off by pulling its plug; the image test does just that after first boot.
-        // Registrations are written in batches, so the fsync is paid per batch.
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrate(&mut conn)?;
+    fn setup(conn: Connection, secrets: SecretBox) -> Result<Store, StoreError> {
         let store = Store { conn: Arc::new(Mutex::new(conn)), secrets };
         store.ensure_site_meta()?;
         Ok(store)
@@ -112,19 +114,34 @@ impl Store {
     }
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a commit is on the disk when it returns, so it survives a power cut as well as
+    // a kill -9 (NORMAL would keep it in the page cache until the next checkpoint). A box
+    // is switched off by pulling its plug; the image test does just that after first boot.
+    // Registrations are written in batches, so the fsync is paid per batch.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(())
+}
+
+/// Runs the pending `steps` (index + 1 is the version each leads to) in one transaction.
+fn migrate(conn: &mut Connection, steps: &[&str]) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
-    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
-    let current: Option<i64> = tx.query_row("SELECT version FROM schema_version", [], |r| r.get(0)).ok();
-    let current = current.map_or(0, |v| usize::try_from(v).unwrap_or(0));
-    if current > MIGRATIONS.len() {
-        return Err(StoreError::NewerSchema { found: current, known: MIGRATIONS.len() });
+    let current = upgrade::read_version(&tx)?;
+    if current > steps.len() {
+        return Err(StoreError::NewerSchema { found: current, known: steps.len() });
     }
-    for step in &MIGRATIONS[current..] {
+    if current == steps.len() {
+        return Ok(());
+    }
+    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
+    for step in &steps[current..] {
         tx.execute_batch(step)?;
     }
     tx.execute("DELETE FROM schema_version", [])?;
-    tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [MIGRATIONS.len() as i64])?;
+    tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [steps.len() as i64])?;
     tx.commit()?;
     Ok(())
 }
