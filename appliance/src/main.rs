@@ -119,6 +119,9 @@ enum UpdateAction {
     },
     /// Show both slots: versions, which runs, which boots next.
     Status,
+    /// Watch the factory-reset button (a root service on boards that have one): held 10 s, the
+    /// data partition is wiped at the next boot, and the box reboots into it.
+    WatchResetButton,
 }
 
 #[derive(Subcommand)]
@@ -394,6 +397,25 @@ fn update_command(config: &Config, action: UpdateAction) -> anyhow::Result<ExitC
             }
         }
         UpdateAction::Status => print!("{}", update::status(&board)?),
+        UpdateAction::WatchResetButton => {
+            use board::Board;
+            use embedded_svc::ota::Ota;
+            let layout = board.layout().clone();
+            let Some(device) = layout.reset_button else {
+                println!("this board has no reset button (OUTPOST_RESET_BUTTON names one)");
+                return Ok(ExitCode::SUCCESS);
+            };
+            board::button::wait_for_hold(&device, layout.reset_key, board::button::HOLD)
+                .with_context(|| format!("reading the reset button {}", device.display()))?;
+            if let Err(e) = board.set_led(board::LedState::Fault) {
+                tracing::warn!(error = %e, "cannot show the reset on the LED");
+            }
+            board.ota().factory_reset()?;
+            println!("factory reset: the data partition is wiped at the next boot; rebooting");
+            if let Some((cmd, args)) = layout.reboot_command.split_first() {
+                std::process::Command::new(cmd).args(args).status()?;
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -35,17 +35,23 @@ pub fn decode_event(record: &[u8]) -> Option<KeyEvent> {
 #[derive(Clone, Debug)]
 pub struct Hold {
     key: u16,
+    hold: Duration,
     since: Option<Instant>,
     fired: bool,
 }
 
 impl Hold {
-    /// Watches `key`.
+    /// Watches `key` for a hold of [`HOLD`].
     pub fn new(key: u16) -> Self {
-        Self { key, since: None, fired: false }
+        Self::lasting(key, HOLD)
     }
 
-    /// Feeds an event seen at `now`; true once per press when the hold reaches [`HOLD`].
+    /// Watches `key` for a hold of `hold` (tests use a short one).
+    pub fn lasting(key: u16, hold: Duration) -> Self {
+        Self { key, hold, since: None, fired: false }
+    }
+
+    /// Feeds an event seen at `now`; true once per press when the hold is long enough.
     pub fn on_event(&mut self, now: Instant, event: KeyEvent) -> bool {
         if event.code != self.key {
             return false;
@@ -64,7 +70,7 @@ impl Hold {
     /// Checks the timer at `now` (the driver calls this on a tick, as a held key sends nothing).
     pub fn poll(&mut self, now: Instant) -> bool {
         match self.since {
-            Some(at) if !self.fired && now.saturating_duration_since(at) >= HOLD => {
+            Some(at) if !self.fired && now.saturating_duration_since(at) >= self.hold => {
                 self.fired = true;
                 true
             }
@@ -74,7 +80,7 @@ impl Hold {
 
     /// When the hold would fire, for the driver's next timeout.
     pub fn deadline(&self) -> Option<Instant> {
-        self.since.filter(|_| !self.fired).map(|at| at + HOLD)
+        self.since.filter(|_| !self.fired).map(|at| at + self.hold)
     }
 }
 
@@ -88,6 +94,42 @@ pub fn request_wipe(flag: &Path) -> std::io::Result<()> {
     file.sync_all()?;
     tracing::warn!(flag = %flag.display(), "factory reset requested: data is wiped on the next boot");
     Ok(())
+}
+
+/// Reads key events from `device` (an evdev node) until `key` has been held for `hold`.
+///
+/// A held key sends nothing after its press (autorepeat aside), so the events come from a
+/// reader thread over a channel and the wait for the next one ends at the hold's deadline.
+/// Returns an error when the device ends or fails: the caller's service restarts it.
+pub fn wait_for_hold(device: &Path, key: u16, hold: Duration) -> std::io::Result<()> {
+    use std::io::Read;
+    use std::sync::mpsc;
+    let mut file = std::fs::File::open(device)?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new().name("reset-button".into()).spawn(move || {
+        let mut record = [0u8; EVENT_SIZE];
+        loop {
+            let read = file.read_exact(&mut record);
+            let stop = read.is_err();
+            if tx.send(read.map(|()| decode_event(&record))).is_err() || stop {
+                return;
+            }
+        }
+    })?;
+    let mut timer = Hold::lasting(key, hold);
+    loop {
+        let wait = timer.deadline().map_or(Duration::from_secs(3600), |d| d.saturating_duration_since(Instant::now()));
+        match rx.recv_timeout(wait) {
+            Ok(Ok(Some(event))) if timer.on_event(Instant::now(), event) => return Ok(()),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(mpsc::RecvTimeoutError::Timeout) if timer.poll(Instant::now()) => return Ok(()),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the button device closed"))
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -134,5 +176,41 @@ mod tests {
         let flag = dir.path().join("outpost/factory-reset");
         request_wipe(&flag).unwrap();
         assert!(flag.exists());
+    }
+
+    /// A FIFO stands in for the evdev node; `presses` are (held for, then released?) pairs.
+    fn button(dir: &Path, presses: Vec<(Duration, bool)>) -> std::path::PathBuf {
+        let fifo = dir.join("event0");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let path = fifo.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            for (held, released) in presses {
+                f.write_all(&record(1, 0x198, 1)).unwrap();
+                f.write_all(&record(0, 0, 0)).unwrap();
+                std::thread::sleep(held);
+                if released {
+                    f.write_all(&record(1, 0x198, 0)).unwrap();
+                }
+            }
+            // Kept open a while (a held button sends nothing), then the device goes away.
+            std::thread::sleep(Duration::from_secs(2));
+        });
+        fifo
+    }
+
+    #[test]
+    fn a_held_button_ends_the_wait_and_short_presses_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let hold = Duration::from_millis(300);
+        let short = Duration::from_millis(50);
+        let device = button(dir.path(), vec![(short, true), (short, true), (Duration::ZERO, false)]);
+        wait_for_hold(&device, 0x198, hold).unwrap();
+
+        let other = tempfile::tempdir().unwrap();
+        let device = button(other.path(), vec![(short, true), (short, true)]);
+        let err = wait_for_hold(&device, 0x198, hold).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof, "{err}");
     }
 }
