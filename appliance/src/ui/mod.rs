@@ -12,7 +12,8 @@
 //!   and `Posted`.
 //! - `page`: the frame every page shares, notices, the refusal page.
 //! - `setup`: the first-boot page (new admin password, site name, time zone).
-//! - `dashboard`: the dashboard and its live JSON; `extensions`: list, add, edit, new secret.
+//! - `dashboard`: the dashboard and its live JSON; `alerts`: what the dashboard's alerts
+//!   panel says, decided from a snapshot; `extensions`: list, add, edit, new secret.
 //! - `phones`: discovered devices and their adoption, the site's phones, last fetch,
 //!   re-provision; `routes`: the routes, read-only, and the route tester.
 //! - `trunks`: each trunk's live state and the survivable mode, add, edit, remove;
@@ -27,6 +28,7 @@
 //!   extension.
 //! - `assets/`: `ui.css`, `ui.js` (polling the dashboard, confirmations).
 
+mod alerts;
 mod audit;
 mod backups;
 mod calls;
