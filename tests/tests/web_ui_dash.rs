@@ -1,7 +1,8 @@
 //! The dashboard's alerts panel, end to end in headless Chromium against a real `outpost` with
 //! SIP on loopback: a box without a backup says so; a sipp phone guessing passwords is banned
 //! and the alert shows on the open dashboard without a reload (`ui.js` polling
-//! `/ui/live.json`), linking to the security page; a backup taken makes its alert go.
+//! `/ui/live.json`), linking to the security page; a backup taken makes its alert go. The 24 h
+//! chart: two sipp calls counted in the current hour's bar, with the registered extension.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -9,7 +10,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::phones::Phone;
+use common::phones::{cdrs, Phone};
 use common::ui::log_in;
 use common::webdriver::{wait_until, Browser};
 use common::{Extra, Options, Outpost};
@@ -94,4 +95,59 @@ fn the_alerts_show_no_backup_and_a_ban_without_a_reload() {
     let (code, taken) = outpost.json("POST", "/api/v1/backups", Some(&token), None);
     assert_eq!(code, 201, "{taken}");
     wait_until(BOUND, "the backup alert gone", || (alert_keys(&browser) == ["bans"]).then_some(()));
+}
+
+/// The chart's hours, oldest first: (`data-hour`, `data-calls`, `data-registered`).
+fn chart(browser: &Browser) -> Vec<(String, String, String)> {
+    browser
+        .find_all("#chart-svg g.hour")
+        .iter()
+        .map(|g| {
+            let a = |name| g.attribute(name).unwrap_or_default();
+            (a("data-hour"), a("data-calls"), a("data-registered"))
+        })
+        .collect()
+}
+
+#[test]
+fn calls_placed_show_in_the_current_hour_of_the_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (outpost, token, browser) = start_box(dir.path(), "allowlist = [\"127.0.0.0/8\"]\n");
+
+    // A new box: 24 hours, no calls, nothing registered in the current hour.
+    let hours = chart(&browser);
+    assert_eq!(hours.len(), 24);
+    assert!(hours.iter().all(|(_, calls, _)| calls == "0"), "{hours:?}");
+    assert_eq!(hours[23].2, "0", "the current hour counts the moment");
+
+    // 202 registers and answers two calls from 201.
+    let reception = Phone::of(dir.path(), "202", "acme.pbx.local", "reception-202-secret");
+    reception.register(dir.path(), &outpost);
+    let ada = Phone::of(dir.path(), "201", "acme.pbx.local", "ada-201-sip-secret");
+    for _ in 0..2 {
+        let answering = reception.serve(dir.path(), &outpost, "call_uas.xml");
+        assert!(ada.call(dir.path(), &outpost, "202", "call_uac.xml"), "{}", outpost.log_lines().join("\n"));
+        assert!(answering.finished(), "202 answered");
+    }
+    assert_eq!(cdrs(&outpost, &token, 2).len(), 2);
+
+    // The chart is drawn at each load: the two calls are in the last bar (or, if the hour
+    // turned between the calls and the load, in the one before).
+    browser.goto(&outpost.url("/ui/"));
+    wait_until(BOUND, "the dashboard", || browser.try_find("#chart-svg"));
+    let hours = chart(&browser);
+    let total: u32 = hours.iter().map(|(_, c, _)| c.parse::<u32>().unwrap()).sum();
+    assert_eq!(total, 2, "{hours:?}");
+    let turned = hours[23].1 == "0";
+    let bar = &hours[if turned { 22 } else { 23 }];
+    assert_eq!(bar.1, "2", "{hours:?}");
+    let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now_hour = format!("{:02}", unix / 3600 % 24);
+    assert_eq!(hours[23].0, now_hour);
+    assert_eq!(hours[23].2, "1", "202 registered now");
+    let title = browser.find("#chart-svg g.hour:last-of-type title").property("textContent");
+    if !turned {
+        assert_eq!(title, format!("{now_hour}:00 UTC: 2 calls, 1 registered").as_str());
+    }
+    assert!(browser.find("#chart-svg g.hour:last-of-type rect.calls").attribute("height").is_some());
 }

@@ -1,5 +1,5 @@
 //! The dashboard: phones registered or not, calls in progress, trunks and survivable mode,
-//! DHCP leases, the last backup, the alerts (`alerts`). The page is rendered whole once; `ui.js` then polls
+//! DHCP leases, the last backup, the alerts (`alerts`), the 24 h chart (`chart`, drawn once per load). The page is rendered whole once; `ui.js` then polls
 //! `/ui/live.json` every 2 s and fills the same cells (`data-f`), without reloading.
 
 use std::collections::HashSet;
@@ -162,6 +162,11 @@ pub fn utc(unix: i64) -> String {
 /// `GET /ui/`
 pub async fn page(State(app): State<AppState>, Admin(viewer): Admin) -> Result<Response, UiError> {
     let live = gather(&app).await?;
+    let now = crate::store::unix_now();
+    let since = super::chart::since(now);
+    let calls = app.store.call(move |s| s.calls_per_hour(since)).await?;
+    let registered_now = u32::try_from(live.registered).unwrap_or(u32::MAX);
+    let hours = super::chart::hours(now, &calls, &app.registrations.all(), registered_now);
     let body = html! {
         main #dashboard {
             h1 { "Dashboard" }
@@ -202,6 +207,15 @@ pub async fn page(State(app): State<AppState>, Admin(viewer): Admin) -> Result<R
                     }
                 }
                 @if live.trunks.is_empty() { p.hint #no-trunks { "No trunks configured." } }
+            }
+            section.card #chart {
+                h2 { "Last 24 hours" }
+                p.legend {
+                    span.key.calls { "Calls started" } " "
+                    span.key.registered { "Extensions registered" }
+                    " (per hour, UTC; the registrations are sampled every 5 minutes since the box started)"
+                }
+                (super::chart::svg(&hours))
             }
         }
     };
