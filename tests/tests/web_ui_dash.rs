@@ -3,6 +3,7 @@
 //! and the alert shows on the open dashboard without a reload (`ui.js` polling
 //! `/ui/live.json`), linking to the security page; a backup taken makes its alert go. The 24 h
 //! chart: two sipp calls counted in the current hour's bar, with the registered extension.
+//! The first-boot page lists the box's network interfaces and the DHCP server's state.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -150,4 +151,38 @@ fn calls_placed_show_in_the_current_hour_of_the_chart() {
         assert_eq!(title, format!("{now_hour}:00 UTC: 2 calls, 1 registered").as_str());
     }
     assert!(browser.find("#chart-svg g.hour:last-of-type rect.calls").attribute("height").is_some());
+}
+
+#[test]
+fn the_setup_page_shows_the_interfaces_and_the_dhcp_check() {
+    let outpost = Outpost::start_extra(tempfile::tempdir().unwrap(), &Options::default(), &Extra::default());
+    let browser = Browser::start();
+    log_in(&browser, &outpost, &outpost.one_time_password);
+    wait_until(BOUND, "the setup page", || browser.try_find("#setup-network"));
+
+    // Every interface of this machine but the loopback, by name.
+    let mut expected: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != "lo")
+        .collect();
+    expected.sort();
+    let shown: Vec<String> =
+        browser.find_all("#interfaces tbody tr").iter().filter_map(|tr| tr.attribute("data-iface")).collect();
+    assert_eq!(shown, expected);
+    if let Some(first) = expected.first() {
+        let state = std::fs::read_to_string(format!("/sys/class/net/{first}/operstate")).unwrap();
+        let row = format!("#interfaces tr[data-iface=\"{first}\"] [data-f=state]");
+        assert_eq!(browser.find(&row).text(), state.trim());
+    }
+
+    // DHCP is off on this box (no [dhcp] table): said so, the check not run, and how to turn it on.
+    let dhcp = browser.find("#setup-network [data-f=dhcp-state]");
+    assert_eq!(dhcp.attribute("data-state").as_deref(), Some("off"));
+    assert!(dhcp.text().starts_with("Off: "), "{}", dhcp.text());
+    assert_eq!(
+        browser.find("#setup-network [data-f=rival]").text(),
+        "Another DHCP server on the segment: Not run: the DHCP server is off."
+    );
+    assert!(browser.find("#dhcp-how").text().contains("[dhcp] interface"));
 }

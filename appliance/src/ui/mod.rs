@@ -11,7 +11,8 @@
 //! - `session`: the login page, the session cookie, CSRF tokens, the guards `Admin`, `Setup`
 //!   and `Posted`.
 //! - `page`: the frame every page shares, notices, the refusal page.
-//! - `setup`: the first-boot page (new admin password, site name, time zone).
+//! - `setup`: the first-boot page (new admin password, site name, time zone; the network
+//!   interfaces and the DHCP check, read-only).
 //! - `dashboard`: the dashboard and its live JSON; `alerts`: what the dashboard's alerts
 //!   panel says, decided from a snapshot; `chart`: the 24 h chart of calls and registrations
 //!   (SVG) and the daemon's sampling of the registered count; `extensions`: list, add, edit, new secret.
