@@ -108,6 +108,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     state.updates =
         Some(crate::api::update::Staging { data_dir: config.data_dir.clone(), public_key: config.update_key.clone() });
     tokio::spawn(crate::backup::local::schedule(store.clone(), backups, cancel.clone()));
+    tokio::spawn(crate::ui::chart::sample(store.clone(), state.registrations.clone(), cancel.clone()));
     let extra = provisioning_routes(&config, &prov)?.merge(crate::ui::router(state.clone()));
     let router = api::router_with(state, extra);
     // Signals are caught from here on: a SIGTERM right after the banner stops cleanly too.

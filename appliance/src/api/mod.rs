@@ -63,6 +63,9 @@ pub struct AppState {
     pub backups: Option<crate::backup::local::Local>,
     /// Where uploaded update bundles are staged, when the daemon runs.
     pub updates: Option<update::Staging>,
+    /// The registered count sampled over the last 24 h (the dashboard's chart); the daemon
+    /// fills it.
+    pub registrations: crate::ui::chart::Samples,
 }
 
 impl AppState {
@@ -83,6 +86,7 @@ impl AppState {
             media: None,
             backups: None,
             updates: None,
+            registrations: crate::ui::chart::Samples::default(),
         }
     }
 }

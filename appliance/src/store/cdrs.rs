@@ -26,6 +26,18 @@ pub struct CdrFilter {
 }
 
 impl Store {
+    /// Calls started at or after `since`, counted per hour: (the hour's start, Unix seconds,
+    /// on the hour; calls), oldest first, hours without calls left out. A call is here once it
+    /// has ended (its record is written then).
+    pub fn calls_per_hour(&self, since: i64) -> Result<Vec<(i64, u32)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT start - start % 3600 AS hour, COUNT(*) FROM cdrs WHERE start >= ?1 GROUP BY hour ORDER BY hour",
+        )?;
+        let rows = stmt.query_map(params![since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     pub fn insert_cdr(&self, r: &CallRecord) -> Result<(), StoreError> {
         let media = r.media.as_ref().map(serde_json::Value::to_string);
         let mut conn = self.conn();
@@ -162,6 +174,17 @@ mod tests {
             media: Some(serde_json::json!({"a": {"packets_in": 5}})),
             trunk: None,
         }
+    }
+
+    #[test]
+    fn calls_are_counted_per_hour_since_a_time() {
+        let store = Store::open_in_memory(SecretBox::from_key(&[7; 32])).unwrap();
+        for (call, start) in [("1", 3600 - 1), ("2", 3600), ("3", 2 * 3600 - 1), ("4", 5 * 3600 + 7)] {
+            store.insert_cdr(&record(call, "101", start, Disposition::Answered)).unwrap();
+        }
+        assert_eq!(store.calls_per_hour(0).unwrap(), [(0, 1), (3600, 2), (5 * 3600, 1)]);
+        assert_eq!(store.calls_per_hour(3600).unwrap(), [(3600, 2), (5 * 3600, 1)]);
+        assert!(store.calls_per_hour(6 * 3600).unwrap().is_empty());
     }
 
     #[test]

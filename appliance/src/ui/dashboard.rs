@@ -1,5 +1,5 @@
 //! The dashboard: phones registered or not, calls in progress, trunks and survivable mode,
-//! DHCP leases, the last backup. The page is rendered whole once; `ui.js` then polls
+//! DHCP leases, the last backup, the alerts (`alerts`), the 24 h chart (`chart`, drawn once per load). The page is rendered whole once; `ui.js` then polls
 //! `/ui/live.json` every 2 s and fills the same cells (`data-f`), without reloading.
 
 use std::collections::HashSet;
@@ -10,6 +10,7 @@ use axum::Json;
 use maud::html;
 use serde::Serialize;
 
+use super::alerts::{self, Alert, Backups, Snapshot};
 use super::page::{self, Nav};
 use super::session::Admin;
 use super::UiError;
@@ -44,6 +45,8 @@ pub struct Live {
     pub mode: String,
     pub leases: usize,
     pub last_backup: String,
+    /// What needs attention, the worst first (`alerts`).
+    pub alerts: Vec<Alert>,
 }
 
 /// Every extension of the document with whether a live binding exists for it.
@@ -65,13 +68,13 @@ pub fn extension_rows(doc: &SiteDoc, bindings: &[Binding]) -> Vec<ExtensionRow> 
 /// Gathers the figures from the store and the running services.
 pub async fn gather(app: &AppState) -> Result<Live, UiError> {
     let now = crate::store::unix_now();
-    let (doc, bindings, leases) =
-        app.store.call(move |s| Ok((s.export_site()?, s.bindings(now)?, s.leases()?))).await?;
+    let (doc, bindings, leases, discovered) =
+        app.store.call(move |s| Ok((s.export_site()?, s.bindings(now)?, s.leases()?, s.discovered()?))).await?;
     let extensions = extension_rows(&doc, &bindings);
     let registered = extensions.iter().filter(|x| x.registered).count();
     let live_leases = leases.iter().filter(|l| l.expires_at > now).count();
     let calls = app.media.as_ref().map_or(0, |m| m.all().len());
-    let (trunks, mode) = match &app.sip {
+    let (trunks, survivable) = match &app.sip {
         Some(sip) => {
             let core = sip.core();
             let trunks = core
@@ -85,18 +88,57 @@ pub async fn gather(app: &AppState) -> Result<Live, UiError> {
                 })
                 .collect();
             let m = core.trunks.mode();
-            (trunks, if m.survivable { format!("survivable: {}", m.reason) } else { "normal".to_owned() })
+            (trunks, Some(m.survivable.then_some(m.reason)))
         }
-        None => (Vec::new(), "—".to_owned()),
+        None => (Vec::new(), None),
     };
-    let last_backup = match app.backups.clone() {
-        Some(l) => tokio::task::spawn_blocking(move || crate::backup::local::list(&l.data_dir))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .and_then(|all| all.iter().map(|(_, m)| m.created_at).max())
-            .map_or_else(|| "none yet".to_owned(), utc),
-        None => "not set up".to_owned(),
+    let mode = match &survivable {
+        Some(Some(reason)) => format!("survivable: {reason}"),
+        Some(None) => "normal".to_owned(),
+        None => "—".to_owned(),
+    };
+    let (backups, disk) = match app.backups.clone() {
+        Some(l) => tokio::task::spawn_blocking(move || {
+            let last =
+                crate::backup::local::list(&l.data_dir).ok().map(|all| all.iter().map(|(_, m)| m.created_at).max());
+            let backups = match last {
+                Some(Some(at)) => Backups::Last(at),
+                Some(None) => Backups::None,
+                // Unreadable: the backups page says why; no alert on a guess.
+                None => Backups::Off,
+            };
+            (backups, alerts::disk(&l.data_dir))
+        })
+        .await
+        .unwrap_or((Backups::Off, None)),
+        None => (Backups::Off, None),
+    };
+    let last_backup = match (&app.backups, backups) {
+        (None, _) => "not set up".to_owned(),
+        (Some(_), Backups::Last(at)) => utc(at),
+        (Some(_), _) => "none yet".to_owned(),
+    };
+    let bans = super::security::bans(app, now);
+    let sip_bans = bans.iter().filter(|b| b.service == super::security::Service::Sip).count();
+    let refused: f64 = app
+        .metrics
+        .by_label("outpost_provision_requests_total", "outcome")
+        .iter()
+        .filter(|(o, _)| o == "auth_failed" || o == "mac_mismatch")
+        .map(|(_, n)| n)
+        .sum();
+    // A counter: whole and non-negative.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let provisioning_refused = refused.max(0.0) as u64;
+    let snapshot = Snapshot {
+        now,
+        sip_bans,
+        provisioning_bans: bans.len() - sip_bans,
+        unknown_devices: discovered.iter().filter(|d| d.last_seen > now - 24 * 3600).count(),
+        provisioning_refused,
+        disk,
+        survivable: survivable.flatten(),
+        backups,
     };
     Ok(Live {
         registered,
@@ -107,6 +149,7 @@ pub async fn gather(app: &AppState) -> Result<Live, UiError> {
         mode,
         leases: live_leases,
         last_backup,
+        alerts: alerts::alerts(&snapshot),
     })
 }
 
@@ -119,6 +162,11 @@ pub fn utc(unix: i64) -> String {
 /// `GET /ui/`
 pub async fn page(State(app): State<AppState>, Admin(viewer): Admin) -> Result<Response, UiError> {
     let live = gather(&app).await?;
+    let now = crate::store::unix_now();
+    let since = super::chart::since(now);
+    let calls = app.store.call(move |s| s.calls_per_hour(since)).await?;
+    let registered_now = u32::try_from(live.registered).unwrap_or(u32::MAX);
+    let hours = super::chart::hours(now, &calls, &app.registrations.all(), registered_now);
     let body = html! {
         main #dashboard {
             h1 { "Dashboard" }
@@ -129,6 +177,10 @@ pub async fn page(State(app): State<AppState>, Admin(viewer): Admin) -> Result<R
                 div.tile { span.label { "DHCP leases" } span.big data-f="leases" { (live.leases) } }
                 div.tile { span.label { "Mode" } span data-f="mode" { (live.mode) } }
                 div.tile { span.label { "Last backup" } span data-f="last_backup" { (live.last_backup) } }
+            }
+            section.card #alerts {
+                h2 { "Alerts" }
+                (alert_list(&live.alerts))
             }
             section.card {
                 h2 { "Phones" }
@@ -156,9 +208,31 @@ pub async fn page(State(app): State<AppState>, Admin(viewer): Admin) -> Result<R
                 }
                 @if live.trunks.is_empty() { p.hint #no-trunks { "No trunks configured." } }
             }
+            section.card #chart {
+                h2 { "Last 24 hours" }
+                p.legend {
+                    span.key.calls { "Calls started" } " "
+                    span.key.registered { "Extensions registered" }
+                    " (per hour, UTC; the registrations are sampled every 5 minutes since the box started)"
+                }
+                (super::chart::svg(&hours))
+            }
         }
     };
     Ok(page::document("Dashboard", Some(&viewer), Nav::Dashboard, body).into_response())
+}
+
+/// The alerts as a list; `ui.js` builds the same from `/ui/live.json`.
+pub fn alert_list(list: &[Alert]) -> maud::Markup {
+    html! {
+        ul #alert-list {
+            @for a in list {
+                li class=(format!("alert {}", a.severity.as_str()))
+                    data-alert=(a.key) { a href=(a.link) { (a.text) } }
+            }
+            @if list.is_empty() { li.hint #no-alerts { "Nothing needs attention." } }
+        }
+    }
 }
 
 /// The registration state as a badge; `ui.js` writes the same words.

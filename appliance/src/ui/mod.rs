@@ -11,8 +11,11 @@
 //! - `session`: the login page, the session cookie, CSRF tokens, the guards `Admin`, `Setup`
 //!   and `Posted`.
 //! - `page`: the frame every page shares, notices, the refusal page.
-//! - `setup`: the first-boot page (new admin password, site name, time zone).
-//! - `dashboard`: the dashboard and its live JSON; `extensions`: list, add, edit, new secret.
+//! - `setup`: the first-boot page (new admin password, site name, time zone; the network
+//!   interfaces and the DHCP check, read-only).
+//! - `dashboard`: the dashboard and its live JSON; `alerts`: what the dashboard's alerts
+//!   panel says, decided from a snapshot; `chart`: the 24 h chart of calls and registrations
+//!   (SVG) and the daemon's sampling of the registered count; `extensions`: list, add, edit, new secret.
 //! - `phones`: discovered devices and their adoption, the site's phones, last fetch,
 //!   re-provision; `routes`: the routes, read-only, and the route tester.
 //! - `trunks`: each trunk's live state and the survivable mode, add, edit, remove;
@@ -27,9 +30,11 @@
 //!   extension.
 //! - `assets/`: `ui.css`, `ui.js` (polling the dashboard, confirmations).
 
+mod alerts;
 mod audit;
 mod backups;
 mod calls;
+pub(crate) mod chart;
 mod dashboard;
 mod dhcp;
 mod extensions;

@@ -96,7 +96,7 @@ pub fn counts(metrics: &Metrics) -> Counts {
 }
 
 /// Every ban of the running services, SIP first, each by address.
-fn bans(app: &AppState, now_unix: i64) -> Vec<BanRow> {
+pub(super) fn bans(app: &AppState, now_unix: i64) -> Vec<BanRow> {
     let until = |left: u64| now_unix.saturating_add(i64::try_from(left).unwrap_or(i64::MAX));
     let mut rows = Vec::new();
     if let Some(sip) = &app.sip {

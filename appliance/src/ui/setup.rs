@@ -3,8 +3,15 @@
 //! `Store::apply_site` first (the validation of `outpost config apply`), so a bad time zone
 //! leaves the one-time password in place and the page shows why.
 //!
-//! Not here yet (docs/web-ui.md): the LAN interface, the DHCP scope with the rival-server
-//! check, the cloud claim code.
+//! Beside the form, read-only: the network interfaces the box has (`/sys/class/net`, without
+//! `lo`) and the DHCP server's state with the result of its check for another DHCP server
+//! (`api::dhcp::current`), with how to turn DHCP on (outpost.toml's `[dhcp] interface` and a
+//! scope in the site: the page writes neither).
+//!
+//! Not here yet (docs/web-ui.md): choosing the LAN interface and the DHCP scope, the cloud
+//! claim code.
+
+use std::path::Path;
 
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
@@ -19,7 +26,71 @@ use super::{apply, UiError};
 use crate::api::{AppState, MIN_PASSWORD};
 use crate::site::Site;
 
-fn form(viewer: &Viewer, site: &Site, error: Option<&str>) -> maud::Markup {
+/// One network interface as `/sys/class/net` tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    pub name: String,
+    /// The hardware address, empty if none is given.
+    pub mac: String,
+    /// `up`, `down`, `unknown`…
+    pub state: String,
+}
+
+/// The interfaces under `root` (`/sys/class/net`), by name, without the loopback; none if
+/// the directory cannot be read.
+pub fn interfaces(root: &Path) -> Vec<Interface> {
+    let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };
+    let read = |dir: &Path, file: &str| std::fs::read_to_string(dir.join(file)).map(|s| s.trim().to_owned());
+    let mut out: Vec<Interface> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let dir = e.path();
+            (name != "lo").then(|| Interface {
+                mac: read(&dir, "address").unwrap_or_default(),
+                state: read(&dir, "operstate").unwrap_or_else(|_| "unknown".to_owned()),
+                name,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// The read-only network card: the interfaces, the DHCP server and its rival check.
+fn network(app: &AppState) -> maud::Markup {
+    let list = interfaces(Path::new("/sys/class/net"));
+    let status = crate::api::dhcp::current(app);
+    let (state, said) = super::dhcp::state_words(&status);
+    html! {
+        section.card #setup-network {
+            h2 { "Network" }
+            div.scroll { table #interfaces {
+                thead { tr { th { "Interface" } th { "MAC" } th { "State" } } }
+                tbody {
+                    @for i in &list {
+                        tr data-iface=(i.name) {
+                            td data-f="name" { (i.name) }
+                            td data-f="mac" { code { (if i.mac.is_empty() { "—" } else { i.mac.as_str() }) } }
+                            td data-f="state" { (i.state) }
+                        }
+                    }
+                }
+            } }
+            @if list.is_empty() { p.hint #no-interfaces { "No network interface found." } }
+            h3 { "DHCP server" }
+            p data-f="dhcp-state" data-state=(state) { (said) }
+            p data-f="rival" { "Another DHCP server on the segment: " (super::dhcp::rival_words(&status)) }
+            p.hint #dhcp-how {
+                "To hand phones their addresses, set " code { "[dhcp] interface" } " to the LAN interface in "
+                code { "outpost.toml" } ", add a scope to the site config (" code { "dhcp_scopes" }
+                ", through the API or " code { "outpost config apply" } ") and restart the box. The server first checks the segment for another DHCP server and does not serve beside one."
+            }
+        }
+    }
+}
+
+fn form(viewer: &Viewer, site: &Site, error: Option<&str>, network: &maud::Markup) -> maud::Markup {
     html! {
         main {
             form.card method="post" action="/ui/setup" id="setup" {
@@ -34,6 +105,7 @@ fn form(viewer: &Viewer, site: &Site, error: Option<&str>) -> maud::Markup {
                 label { "Time zone (IANA, e.g. Europe/Berlin)" input name="time_zone" required value=(site.time_zone); }
                 button type="submit" { "Save and continue" }
             }
+            (network)
         }
     }
 }
@@ -41,7 +113,8 @@ fn form(viewer: &Viewer, site: &Site, error: Option<&str>) -> maud::Markup {
 /// `GET /ui/setup`
 pub async fn page(State(app): State<AppState>, Setup(viewer): Setup) -> Result<Response, UiError> {
     let doc = app.store.call(|s| s.export_site()).await?;
-    Ok(page::document("Set up", Some(&viewer), Nav::None, form(&viewer, &doc.site, None)).into_response())
+    Ok(page::document("Set up", Some(&viewer), Nav::None, form(&viewer, &doc.site, None, &network(&app)))
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -73,8 +146,9 @@ pub async fn submit(State(app): State<AppState>, posted: Posted<SetupForm>) -> R
     }
     let site =
         Site { name: f.site_name.trim().to_owned(), time_zone: f.time_zone.trim().to_owned(), ..Site::default() };
+    let net = network(&app);
     let refuse = |why: &str| {
-        let body = form(&viewer, &site, Some(why));
+        let body = form(&viewer, &site, Some(why), &net);
         (StatusCode::UNPROCESSABLE_ENTITY, page::document("Set up", Some(&viewer), Nav::None, body)).into_response()
     };
     if let Some(why) = password_problem(&f.password, &f.confirm) {
@@ -116,5 +190,32 @@ mod tests {
         assert!(password_problem("short", "short").is_some_and(|w| w.contains("at least")));
         assert!(password_problem("long-enough-1", "long-enough-2").is_some_and(|w| w.contains("differ")));
         assert_eq!(password_problem("long-enough-1", "long-enough-1"), None);
+    }
+
+    #[test]
+    fn interfaces_are_read_by_name_without_the_loopback() {
+        #![allow(clippy::unwrap_used)]
+        let root = tempfile::tempdir().unwrap();
+        for (name, mac, state) in [
+            ("lo", "00:00:00:00:00:00", "unknown"),
+            ("eth1", "52:54:00:12:34:57", "down"),
+            ("eth0", "52:54:00:12:34:56", "up"),
+        ] {
+            let dir = root.path().join(name);
+            std::fs::create_dir(&dir).unwrap();
+            std::fs::write(dir.join("address"), format!("{mac}\n")).unwrap();
+            std::fs::write(dir.join("operstate"), format!("{state}\n")).unwrap();
+        }
+        std::fs::create_dir(root.path().join("wg0")).unwrap();
+        let names: Vec<_> = interfaces(root.path()).into_iter().map(|i| (i.name, i.mac, i.state)).collect();
+        assert_eq!(
+            names,
+            [
+                ("eth0".into(), "52:54:00:12:34:56".into(), "up".into()),
+                ("eth1".into(), "52:54:00:12:34:57".into(), "down".into()),
+                ("wg0".into(), String::new(), "unknown".into()),
+            ]
+        );
+        assert!(interfaces(&root.path().join("none")).is_empty());
     }
 }

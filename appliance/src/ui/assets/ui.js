@@ -1,6 +1,7 @@
 // Outpost web UI: the only script, served from the box (no inline code: see the CSP).
 // Confirms forms that ask to (data-confirm), and keeps the dashboard live by polling
-// /ui/live.json every 2 s: the same cells (data-f) the server rendered, no full reload.
+// /ui/live.json every 2 s: the same cells (data-f) and the alerts list the server rendered,
+// no full reload.
 "use strict";
 
 document.addEventListener("submit", (event) => {
@@ -54,6 +55,27 @@ function fill(live) {
       tr.appendChild(td);
       return tr;
     }));
+  }
+  const alerts = document.getElementById("alert-list");
+  if (alerts && live.alerts) {
+    const items = live.alerts.map((a) => {
+      const li = document.createElement("li");
+      li.className = `alert ${a.severity}`;
+      li.setAttribute("data-alert", a.key);
+      const link = document.createElement("a");
+      link.href = a.link;
+      link.textContent = a.text;
+      li.appendChild(link);
+      return li;
+    });
+    if (items.length === 0) {
+      const li = document.createElement("li");
+      li.className = "hint";
+      li.id = "no-alerts";
+      li.textContent = "Nothing needs attention.";
+      items.push(li);
+    }
+    alerts.replaceChildren(...items);
   }
   // The extensions page shows states too: update its badges in place.
   for (const x of live.extensions) {
