@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::phones::{cdrs, Phone};
-use common::ui::{csrf_in, curl, form_login, jar_session, log_in, session_cookie, type_into};
+use common::ui::{self, curl, log_in, session_cookie, type_into};
 use common::webdriver::{wait_until, Browser};
 use common::{Extra, Options, Outpost};
 
@@ -81,17 +81,6 @@ fn filter_until(browser: &Browser, callers: &[&str]) {
     wait_until(BOUND, &format!("the calls of {callers:?}"), || {
         try_column(browser, "caller").filter(|c| c == callers).map(|_| ())
     });
-}
-
-/// The session cookie and a CSRF token of 201's user, logged in to the portal by curl.
-fn portal_user(outpost: &Outpost, dir: &Path) -> (String, String) {
-    let jar = dir.join("portal-cookies");
-    let code = form_login(outpost, &jar, "/ui/me/login", &format!("tenant=acme&number=201&password={PORTAL_PASSWORD}"));
-    assert_eq!(code, 303, "the portal login");
-    let cookie = jar_session(&jar);
-    let (code, page) = curl(outpost, "GET", "/ui/me", Some(&cookie), None);
-    assert_eq!(code, 200, "{page}");
-    (cookie, csrf_in(&page))
 }
 
 #[test]
@@ -195,11 +184,7 @@ fn an_admin_sees_the_calls_filters_them_and_downloads_them_as_csv() {
 
     // An extension user's session is refused on both pages and the CSV, even with its own
     // CSRF token.
-    browser.goto(&outpost.url("/ui/extensions/acme/201"));
-    type_into(&browser, "#portal-password input[name=password]", PORTAL_PASSWORD);
-    browser.find("#portal-password button[type=submit]").click();
-    wait_until(BOUND, "the portal password set", || browser.try_text("#extension-page .notice.ok"));
-    let (user, csrf) = portal_user(&outpost, dir.path());
+    let (user, csrf) = ui::portal_user(&browser, &outpost, dir.path(), ("acme", "201"), PORTAL_PASSWORD);
     for path in ["/ui/calls", "/ui/calls.csv", "/ui/calls.csv?number=201", "/ui/security"] {
         let (code, page) = curl(&outpost, "GET", path, Some(&user), None);
         assert_eq!(code, 403, "{path}");

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::ui::{csrf_in, curl, form_login, jar_session, log_in, type_into};
+use common::ui::{self, csrf_in, curl, form_login, log_in, type_into};
 use common::webdriver::{wait_until, Browser};
 use common::{Options, Outpost};
 
@@ -54,20 +54,9 @@ fn start_box(dir: &Path) -> (Outpost, String, Browser) {
     (outpost, token, browser)
 }
 
-/// Sets 101's portal password on its extension page; then logs its user in by curl: the
-/// session cookie and a CSRF token of the portal.
+/// 101's user logged in to the portal: the session cookie and a CSRF token.
 fn portal_user(browser: &Browser, outpost: &Outpost, dir: &Path) -> (String, String) {
-    browser.goto(&outpost.url("/ui/extensions/acme/101"));
-    type_into(browser, "#portal-password input[name=password]", PORTAL_PASSWORD);
-    browser.find("#portal-password button[type=submit]").click();
-    wait_until(BOUND, "the portal password set", || browser.try_text("#extension-page .notice.ok"));
-    let jar = dir.join("portal-cookies");
-    let code = form_login(outpost, &jar, "/ui/me/login", &format!("tenant=acme&number=101&password={PORTAL_PASSWORD}"));
-    assert_eq!(code, 303, "the portal login");
-    let cookie = jar_session(&jar);
-    let (code, page) = curl(outpost, "GET", "/ui/me", Some(&cookie), None);
-    assert_eq!(code, 200, "{page}");
-    (cookie, csrf_in(&page))
+    ui::portal_user(browser, outpost, dir, ("acme", "101"), PORTAL_PASSWORD)
 }
 
 /// The numbers of acme's extensions, as `GET /api/v1/site` has them.

@@ -1,5 +1,5 @@
-//! What the web UI tests (`web_ui.rs`, `web_ui_admin.rs`) share: logging in in the browser
-//! and by curl, typing into a field, and curl with the UI's session cookie.
+//! What the web UI tests (`web_ui*.rs`) share: logging in in the browser
+//! and by curl, typing into a field, curl with the UI's session cookie, a portal user.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -88,4 +88,30 @@ pub fn jar_session(jar: &Path) -> String {
 /// The value of the first `name="csrf"` field of a page.
 pub fn csrf_in(page: &str) -> String {
     page.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_owned()
+}
+
+/// Gives extension `tenant/number` the portal `password` on its admin page (in `browser`, an
+/// admin's), then logs its user in by curl: the portal session cookie and a CSRF token.
+pub fn portal_user(
+    browser: &Browser,
+    outpost: &Outpost,
+    dir: &Path,
+    (tenant, number): (&str, &str),
+    password: &str,
+) -> (String, String) {
+    use super::webdriver::wait_until;
+    browser.goto(&outpost.url(&format!("/ui/extensions/{tenant}/{number}")));
+    type_into(browser, "#portal-password input[name=password]", password);
+    browser.find("#portal-password button[type=submit]").click();
+    wait_until(std::time::Duration::from_secs(30), "the portal password set", || {
+        browser.try_text("#extension-page .notice.ok")
+    });
+    let jar = dir.join("portal-cookies");
+    let code =
+        form_login(outpost, &jar, "/ui/me/login", &format!("tenant={tenant}&number={number}&password={password}"));
+    assert_eq!(code, 303, "the portal login");
+    let cookie = jar_session(&jar);
+    let (code, page) = curl(outpost, "GET", "/ui/me", Some(&cookie), None);
+    assert_eq!(code, 200, "{page}");
+    (cookie, csrf_in(&page))
 }
