@@ -10,7 +10,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use maud::{html, Markup};
@@ -134,9 +134,6 @@ async fn list(State(app): State<AppState>, Admin(viewer): Admin) -> Result<Respo
 /// `POST /ui/backups`: a backup now, as `POST /api/v1/backups`.
 async fn take(State(app): State<AppState>, posted: Posted<Nothing>) -> Result<Response, UiError> {
     let viewer = posted.viewer;
-    if viewer.must_change_password {
-        return Ok(Redirect::to("/ui/setup").into_response());
-    }
     let (code, shown) = match api::take_now(&app, &viewer.username).await {
         Ok(e) => (StatusCode::OK, notice(true, &format!("Backup {} taken.", e.id))),
         Err(e) => {
@@ -166,9 +163,6 @@ async fn restore(
     posted: Posted<Nothing>,
 ) -> Result<Response, UiError> {
     let viewer = posted.viewer;
-    if viewer.must_change_password {
-        return Ok(Redirect::to("/ui/setup").into_response());
-    }
     let (code, shown) = match api::stage(&app, id, &viewer.username).await {
         Ok(s) => (
             StatusCode::OK,

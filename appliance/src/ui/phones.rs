@@ -194,9 +194,6 @@ async fn adopt_one(
     posted: Posted<AdoptForm>,
 ) -> Result<Response, UiError> {
     let Posted { viewer, form: f } = posted;
-    if viewer.must_change_password {
-        return Ok(axum::response::Redirect::to("/ui/setup").into_response());
-    }
     let refused = |why: String| notice(false, &format!("Not adopted: {why}"));
     let Some((tenant, number)) = parse_line(&f.line) else {
         return render(&app, &viewer, StatusCode::UNPROCESSABLE_ENTITY, Some(refused("choose an extension".into())))
@@ -240,9 +237,6 @@ async fn reprovision(
     posted: Posted<Nothing>,
 ) -> Result<Response, UiError> {
     let viewer = posted.viewer;
-    if viewer.must_change_password {
-        return Ok(axum::response::Redirect::to("/ui/setup").into_response());
-    }
     let shown = match (adopt::mac(&mac), app.provisioning.as_ref()) {
         (Err(e), _) => notice(false, &format!("Not re-provisioned: {e}")),
         (Ok(_), None) => notice(false, "Not re-provisioned: provisioning is not running on this box."),

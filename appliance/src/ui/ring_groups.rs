@@ -11,7 +11,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use maud::{html, Markup};
@@ -219,9 +219,6 @@ struct NewGroup {
 /// `POST /ui/ring-groups`
 async fn add(State(app): State<AppState>, posted: Posted<NewGroup>) -> Result<Response, UiError> {
     let Posted { viewer, form: f } = posted;
-    if viewer.must_change_password {
-        return Ok(Redirect::to("/ui/setup").into_response());
-    }
     let (tenant, number) = (f.tenant.trim().to_owned(), f.number.trim().to_owned());
     let (t, n) = (tenant.clone(), number.clone());
     let outcome = apply(&app, &viewer.username, move |doc| {
@@ -307,9 +304,6 @@ async fn edit(
     posted: Posted<Fields>,
 ) -> Result<Response, UiError> {
     let Posted { viewer, form: f } = posted;
-    if viewer.must_change_password {
-        return Ok(Redirect::to("/ui/setup").into_response());
-    }
     let (t, n) = (tenant.clone(), number.clone());
     let outcome = apply(&app, &viewer.username, move |doc| set_fields(find_mut(doc, &t, &n)?, &f)).await?;
     match outcome {
@@ -331,9 +325,6 @@ async fn remove(
     posted: Posted<Nothing>,
 ) -> Result<Response, UiError> {
     let viewer = posted.viewer;
-    if viewer.must_change_password {
-        return Ok(Redirect::to("/ui/setup").into_response());
-    }
     let (t, n) = (tenant.clone(), number.clone());
     match apply(&app, &viewer.username, move |doc| remove_from(doc, &t, &n)).await? {
         Ok(()) => {

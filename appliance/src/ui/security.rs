@@ -217,9 +217,6 @@ struct UnbanForm {
 /// `POST /ui/security/unban`: lifts one ban, as `DELETE /api/v1/{sip,provision}/bans/:address`.
 async fn unban(State(app): State<AppState>, posted: Posted<UnbanForm>) -> Result<Response, UiError> {
     let Posted { viewer, form: f } = posted;
-    if viewer.must_change_password {
-        return Ok(axum::response::Redirect::to("/ui/setup").into_response());
-    }
     let address = f.address.trim();
     let (Some(service), Ok(ip)) = (Service::parse(&f.service), address.parse::<IpAddr>()) else {
         let said = notice(false, &format!("Not unbanned: `{address}` of `{}` is no ban.", f.service));

@@ -185,8 +185,8 @@ struct CsrfField {
     csrf: String,
 }
 
-/// A form posted by an admin (with its password set, or in setup) with the session's CSRF
-/// token.
+/// A form posted by an admin whose password is set, with the session's CSRF token; with the
+/// one-time password still set: to the setup page (as [`Admin`] does for pages).
 pub struct Posted<T> {
     pub viewer: Viewer,
     pub form: T,
@@ -198,7 +198,30 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for Posted<T> {
 
     async fn from_request(req: Request, app: &AppState) -> Result<Self, Response> {
         let (viewer, form) = read_post(req, app, Audience::Admins, "/ui/login").await?;
+        if viewer.must_change_password {
+            return Err(Redirect::to("/ui/setup").into_response());
+        }
         Ok(Posted { viewer, form })
+    }
+}
+
+/// The setup form, posted by an admin who still has the one-time password (as [`Setup`]);
+/// once it is set: to the dashboard.
+pub struct SetupPosted<T> {
+    pub viewer: Viewer,
+    pub form: T,
+}
+
+#[async_trait]
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for SetupPosted<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, app: &AppState) -> Result<Self, Response> {
+        let (viewer, form) = read_post(req, app, Audience::Admins, "/ui/login").await?;
+        if !viewer.must_change_password {
+            return Err(Redirect::to("/ui/").into_response());
+        }
+        Ok(SetupPosted { viewer, form })
     }
 }
 

@@ -21,7 +21,7 @@ use maud::html;
 use serde::Deserialize;
 
 use super::page::{self, csrf_field, Nav};
-use super::session::{session_cookie, Posted, Setup, Viewer};
+use super::session::{session_cookie, Setup, SetupPosted, Viewer};
 use super::{apply, UiError};
 use crate::api::{AppState, MIN_PASSWORD};
 use crate::site::Site;
@@ -139,11 +139,8 @@ pub fn password_problem(password: &str, confirm: &str) -> Option<String> {
 /// `POST /ui/setup`: the site fields, then the password (which ends every session of the
 /// admin, the one-time one included), then a fresh session so the admin lands on the
 /// dashboard.
-pub async fn submit(State(app): State<AppState>, posted: Posted<SetupForm>) -> Result<Response, UiError> {
-    let Posted { viewer, form: f } = posted;
-    if !viewer.must_change_password {
-        return Ok(Redirect::to("/ui/").into_response());
-    }
+pub async fn submit(State(app): State<AppState>, posted: SetupPosted<SetupForm>) -> Result<Response, UiError> {
+    let SetupPosted { viewer, form: f } = posted;
     let site =
         Site { name: f.site_name.trim().to_owned(), time_zone: f.time_zone.trim().to_owned(), ..Site::default() };
     let net = network(&app);

@@ -12,7 +12,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use maud::{html, Markup};
@@ -333,9 +333,6 @@ struct NewTrunk {
 /// `POST /ui/trunks`
 async fn add(State(app): State<AppState>, posted: Posted<NewTrunk>) -> Result<Response, UiError> {
     let Posted { viewer, form: f } = posted;
-    if viewer.must_change_password {
-        return Ok(Redirect::to("/ui/setup").into_response());
-    }
     let (tenant, name) = (f.tenant.trim().to_owned(), f.name.trim().to_owned());
     let (t, n) = (tenant.clone(), name.clone());
     let outcome = apply(&app, &viewer.username, move |doc| {
@@ -433,9 +430,6 @@ async fn edit(
     posted: Posted<Peer>,
 ) -> Result<Response, UiError> {
     let Posted { viewer, form: f } = posted;
-    if viewer.must_change_password {
-        return Ok(Redirect::to("/ui/setup").into_response());
-    }
     let (t, n) = (tenant.clone(), name.clone());
     let outcome = apply(&app, &viewer.username, move |doc| set_peer(find_mut(doc, &t, &n)?, &f)).await?;
     match outcome {
@@ -457,9 +451,6 @@ async fn remove(
     posted: Posted<Nothing>,
 ) -> Result<Response, UiError> {
     let viewer = posted.viewer;
-    if viewer.must_change_password {
-        return Ok(Redirect::to("/ui/setup").into_response());
-    }
     let (t, n) = (tenant.clone(), name.clone());
     match apply(&app, &viewer.username, move |doc| remove_from(doc, &t, &n)).await? {
         Ok(()) => {

@@ -4,7 +4,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use maud::{html, Markup};
@@ -82,9 +82,6 @@ async fn set(
     posted: Posted<PortalPassword>,
 ) -> Result<Response, UiError> {
     let Posted { viewer, form } = posted;
-    if viewer.must_change_password {
-        return Ok(Redirect::to("/ui/setup").into_response());
-    }
     if !exists(&app, &tenant, &number).await? {
         return Ok(page::refused(StatusCode::NOT_FOUND, "There is no such extension."));
     }
@@ -121,9 +118,6 @@ async fn remove(
     posted: Posted<Nothing>,
 ) -> Result<Response, UiError> {
     let viewer = posted.viewer;
-    if viewer.must_change_password {
-        return Ok(Redirect::to("/ui/setup").into_response());
-    }
     let (t, n, actor) = (tenant.clone(), number.clone(), format!("ui:{}", viewer.username));
     let gone = app.store.call(move |s| s.remove_portal_account(&t, &n, &actor)).await?;
     let said = if gone {
