@@ -58,7 +58,13 @@ fn start_box(dir: &Path, sip_config: &str) -> (Outpost, String, Browser) {
 
 /// The keys (`data-alert`) of the alerts listed on the page, top to bottom.
 fn alert_keys(browser: &Browser) -> Vec<String> {
-    browser.find_all("#alert-list li.alert").iter().filter_map(|li| li.attribute("data-alert")).collect()
+    // Read in one script: the page's polling may redraw the list between a find and a read
+    // of each element (a stale element read as nothing made this flaky under load).
+    let keys = browser.execute(
+        "return Array.from(document.querySelectorAll('#alert-list li.alert'), li => li.dataset.alert)",
+        vec![],
+    );
+    keys.as_array().into_iter().flatten().filter_map(|k| k.as_str().map(str::to_owned)).collect()
 }
 
 #[test]
