@@ -63,6 +63,9 @@ pub struct UpdateFile {
     /// The Ed25519 key update bundles must be signed with (default: the image's own,
     /// `/usr/share/outpost/update.pub`).
     pub public_key: Option<PathBuf>,
+    /// Whether a root service on this host installs staged bundles and does the reboots and
+    /// factory resets asked for (`update::requests`). Default: only on the Outpost image.
+    pub root_service: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -191,6 +194,8 @@ pub struct Config {
     pub cloud: Option<crate::sync::CloudSettings>,
     /// The key update bundles uploaded to the API must be signed with.
     pub update_key: PathBuf,
+    /// A root service acts on reboot and factory-reset requests (`[update] root_service`).
+    pub root_service: bool,
     /// What the defaults changed because the process is not root, for the startup banner.
     pub notes: Vec<String>,
 }
@@ -313,6 +318,7 @@ impl ConfigFile {
             shutdown_timeout,
             cloud,
             update_key: self.update.public_key.unwrap_or_else(|| crate::update::PUBLIC_KEY.into()),
+            root_service: self.update.root_service.unwrap_or_else(crate::update::requests::on_outpost_image),
             notes,
         })
     }

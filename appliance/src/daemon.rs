@@ -105,8 +105,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         cloud: config.cloud.as_ref().map(|c| format!("{}:{}", c.host, c.port)),
     };
     state.backups = Some(backups.clone());
-    state.updates =
-        Some(crate::api::update::Staging { data_dir: config.data_dir.clone(), public_key: config.update_key.clone() });
+    state.updates = Some(crate::api::update::Staging {
+        data_dir: config.data_dir.clone(),
+        public_key: config.update_key.clone(),
+        root_service: config.root_service,
+    });
     tokio::spawn(crate::backup::local::schedule(store.clone(), backups, cancel.clone()));
     tokio::spawn(crate::ui::chart::sample(store.clone(), state.registrations.clone(), cancel.clone()));
     let extra = provisioning_routes(&config, &prov)?.merge(crate::ui::router(state.clone()));
@@ -117,6 +120,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tokio::spawn(stop_on_signal(signals, cancel.clone()));
     // Everything is bound: what the banner announces answers from now on.
     println!("{}", banner(&config, api_addr, &identity, &prov.endpoint, first_password.as_deref()));
+    // Only now: a bound port answers a probe before anything serves it, and the ready line
+    // must never come before the banner (the one-time password) on the console.
+    crate::update::spawn_monitor(&config);
     supervisor.spawn("https", Policy::Restart { max_backoff: Duration::from_secs(30) }, move |token| {
         let listener = api_listener.try_clone().map(tokio::net::TcpListener::from_std);
         let (tls_config, router) = (tls_config.clone(), router.clone());
@@ -151,7 +157,14 @@ fn spawn_cloud_sync(
 ) -> anyhow::Result<()> {
     let Some(settings) = config.cloud.clone() else { return Ok(()) };
     let data_dir = config.data_dir.clone();
-    let agent = crate::sync::Agent::new(settings, store.clone(), data_dir, metrics.clone(), provisioner.clone())?;
+    let agent = crate::sync::Agent::new(
+        settings,
+        store.clone(),
+        data_dir,
+        config.root_service,
+        metrics.clone(),
+        provisioner.clone(),
+    )?;
     tokio::spawn(sip::trunks::follow_cloud_link(sip.clone(), agent.link(), cancel.clone()));
     supervisor.spawn("cloud-sync", Policy::Restart { max_backoff: Duration::from_secs(60) }, move |token| {
         crate::sync::run(agent.clone(), token)

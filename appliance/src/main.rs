@@ -119,6 +119,9 @@ enum UpdateAction {
     },
     /// Show both slots: versions, which runs, which boots next.
     Status,
+    /// Do what the daemon asked root for (the image's outpost-requests.service, as root): a
+    /// factory reset (the data partition is wiped at the next boot) or a reboot.
+    ActOnRequests,
     /// Watch the factory-reset button (a root service on boards that have one): held 10 s, the
     /// data partition is wiped at the next boot, and the box reboots into it.
     WatchResetButton,
@@ -216,7 +219,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = load_config(&common)?;
             init_logs(&config, common.log_json);
             let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-            appliance::update::spawn_monitor(&config);
             runtime.block_on(daemon::run(config))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -397,6 +399,25 @@ fn update_command(config: &Config, action: UpdateAction) -> anyhow::Result<ExitC
             }
         }
         UpdateAction::Status => print!("{}", update::status(&board)?),
+        UpdateAction::ActOnRequests => {
+            use appliance::update::requests::{self, Request};
+            use board::Board;
+            use embedded_svc::ota::Ota;
+            let Some((request, by)) = requests::take(&config.data_dir)
+                .with_context(|| format!("reading the requests in {}", requests::dir(&config.data_dir).display()))?
+            else {
+                return Ok(ExitCode::SUCCESS);
+            };
+            if request == Request::FactoryReset {
+                board.ota().factory_reset()?;
+            }
+            println!("{} asked by {by}: rebooting", request.describe());
+            // The page or command that asked gets its answer before the box goes down.
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            if let Some((cmd, args)) = board.layout().reboot_command.split_first() {
+                std::process::Command::new(cmd).args(args).status()?;
+            }
+        }
         UpdateAction::WatchResetButton => {
             use board::Board;
             use embedded_svc::ota::Ota;

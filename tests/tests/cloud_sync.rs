@@ -319,3 +319,41 @@ fn a_reprovision_command_sends_check_sync_to_the_phone() {
     assert_eq!(result["outcome"]["result"], "failed", "{result}");
     assert!(result["outcome"]["reason"].as_str().unwrap().contains("no phone"), "{result}");
 }
+
+#[test]
+fn a_reboot_command_is_left_for_the_root_service_and_refused_where_there_is_none() {
+    let broker = Mosquitto::start(&[("b1", "pw-b1"), ("b2", "pw-b2")]);
+    // b1 plays the image: its root service would reboot it.
+    let mut sub = broker.subscribe_ready("outpost/v1/b1");
+    let extra = Extra {
+        cloud_config: broker.cloud_config("b1", "pw-b1"),
+        update_config: "root_service = true".into(),
+        ..Extra::default()
+    };
+    let b1 = Outpost::start_extra(tempfile::tempdir().unwrap(), &Options::default(), &extra);
+    wait_connected(&mut sub);
+    let cmd = json!({"schema": 1, "id": "r-1", "kind": {"type": "reboot"}});
+    broker.publish(FLEET, "outpost/v1/b1/cmd/r-1", &cmd.to_string(), false);
+    let result = sub.wait_for("the reboot's result", |t, _| is(t, "/cmd/r-1/result"));
+    assert_eq!(result["outcome"], json!({"result": "done"}), "{result}");
+    let request = b1.data_dir().join("requests/reboot");
+    assert_eq!(std::fs::read_to_string(&request).unwrap().trim(), "cloud", "left for root, naming who asked");
+    let token = b1.admin_token(PASSWORD);
+    let (_, info) = b1.json("GET", "/api/v1/system", Some(&token), None);
+    assert_eq!(info["pending"], json!(["reboot"]), "{info}");
+
+    // b2 is a development host: nothing there would reboot it, and nothing is left behind.
+    let mut sub = broker.subscribe_ready("outpost/v1/b2");
+    let b2 = start_box(&broker, "b2", "pw-b2");
+    wait_connected(&mut sub);
+    broker.publish(
+        FLEET,
+        "outpost/v1/b2/cmd/r-2",
+        &json!({"schema": 1, "id": "r-2", "kind": {"type": "reboot"}}).to_string(),
+        false,
+    );
+    let result = sub.wait_for("the refusal", |t, _| is(t, "/cmd/r-2/result"));
+    assert_eq!(result["outcome"]["result"], "unsupported", "{result}");
+    assert!(result["outcome"]["reason"].as_str().unwrap().contains("no root service"), "{result}");
+    assert!(!b2.data_dir().join("requests").exists());
+}

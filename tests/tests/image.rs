@@ -1,7 +1,7 @@
 //! The flashable image in qemu (TCG, OVMF): boot to the ready line, SIP OPTIONS and the API
 //! through host port forwards, an update from a USB stick to slot B marked good, a broken
-//! update uploaded to the API that rolls back by itself, a tampered bundle refused, and a
-//! factory reset.
+//! update uploaded to the API that rolls back by itself, a factory reset asked through the API
+//! and done by the root service, and a tampered bundle refused.
 //!
 //! Slow (seven kernel boots in four qemu runs under software emulation), so it runs only with
 //! `OUTPOST_IMAGE_TESTS=1`, on the test images that `tools/test-all` builds then
@@ -154,25 +154,6 @@ fn stick(dir: &Path, bundle: &Path, name: &str) -> PathBuf {
     path
 }
 
-/// Writes the factory-reset flag into the disk's ESP (what the reset button does on a box).
-fn set_reset_flag(disk: &Path, dir: &Path) {
-    let out = Command::new("sfdisk").arg("--json").arg(disk).output().unwrap();
-    let table: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let parts = table["partitiontable"]["partitions"].as_array().unwrap();
-    let esp = parts.iter().find(|p| p["name"] == "esp").unwrap();
-    let offset = esp["start"].as_u64().unwrap() * 512;
-    let flag = dir.join("factory-reset");
-    std::fs::write(&flag, b"").unwrap();
-    let image = format!("{}@@{offset}", disk.display());
-    assert!(Command::new("mcopy")
-        .args(["-o", "-i", &image])
-        .arg(&flag)
-        .arg("::outpost/factory-reset")
-        .status()
-        .unwrap()
-        .success());
-}
-
 fn curl_health(api: u16) -> String {
     let out = Command::new("curl")
         .args(["-sk", "--max-time", "10", &format!("https://127.0.0.1:{api}/api/v1/health")])
@@ -251,22 +232,39 @@ fn image_boots_updates_rolls_back_and_resets() {
     vm.wait_for("slot a is on trial and not healthy", 1);
     vm.wait_for("Outpost is ready", 2);
     assert_eq!(code_of(&vm), 200, "back on slot b");
+    // The system page's facts, through the API: slot b runs 1.0.1, as the updater reported.
+    let (code, info) = curl_json(vm.api, &token, "GET", "/api/v1/system", None);
+    assert_eq!(code, 200, "{info}");
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!((info["running_slot"].as_str(), info["image_version"].as_str()), (Some("b"), Some("1.0.1")), "{info}");
+    assert!(info["slots"].as_str().is_some_and(|s| s.contains("slot b 1.0.1 (good)")), "{info}");
+
+    // The admin asks for a factory reset (as the system page does): the daemon leaves the
+    // request, the root service writes the wipe flag and reboots, the data partition is wiped
+    // on the way up and the box starts over with a new one-time password.
+    let (code, body) =
+        curl_json(vm.api, &token, "POST", "/api/v1/system/factory-reset", Some(r#"{"confirm":"factory reset"}"#));
+    assert_eq!(code, 202, "{body}");
+    vm.wait_for("factory reset asked by api:admin: rebooting", 1);
+    vm.wait_for("factory reset: wiping the data partition", 1);
+    vm.wait_for("Outpost is ready", 3);
+    assert_eq!(vm.count("one-time password: change it"), 1, "a wiped box starts over with a new password");
+    assert_eq!(code_of(&vm), 200, "still on slot b");
     drop(vm);
 
-    // 4. A tampered bundle is refused and B keeps running; the same boot carries the
-    // factory-reset flag on the ESP (what the reset button leaves), which wipes the data
-    // partition first.
+    // 4. A tampered bundle is refused and B keeps running; the reset box kept its new data
+    // across this reboot. The reset button's flag on the ESP is the same wipe (the reset
+    // above wrote it through the board).
     let tampered = dir.path().join("tampered.bundle");
     let mut bytes = std::fs::read(artifact("outpost-1.0.1-x86_64.bundle")).unwrap();
     let at = bytes.len() / 2;
     bytes[at] ^= 0xff;
     std::fs::write(&tampered, bytes).unwrap();
     let bad = stick(dir.path(), &tampered, "stick-tampered.img");
-    set_reset_flag(&disk, dir.path());
-    let vm = Vm::boot(dir.path(), Some(&bad), "4-tampered-and-reset");
-    vm.wait_for("factory reset: wiping the data partition", 1);
+    let vm = Vm::boot(dir.path(), Some(&bad), "4-tampered");
     vm.wait_for("Outpost is ready", 1);
-    assert_eq!(vm.count("one-time password: change it"), 1, "a wiped box starts over with a new password");
+    assert_eq!(vm.count("one-time password: change it"), 0, "the data since the reset is kept");
+    assert_eq!(vm.count("wiping the data partition"), 0, "a reset happens once");
     vm.wait_for("the bundle was refused", 1);
     assert!(vm.log().contains("root.squashfs does not match the manifest"), "{}", tail(&vm.log()));
     assert_eq!(code_of(&vm), 200, "still on slot b");
@@ -315,6 +313,24 @@ fn api_token(api: u16, one_time_password: &str) -> String {
         call("/api/v1/password", Some(&first), format!(r#"{{"current":"{one_time_password}","new":"{new}"}}"#));
     assert_eq!(code, 204, "{body}");
     login(new)
+}
+
+/// `method path` on the API with the admin's `token` and a JSON `body`: (status, body).
+fn curl_json(api: u16, token: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sk", "--max-time", "20", "-w", "\n%{http_code}", "-X", method]).args([
+        "-H",
+        &format!("authorization: Bearer {token}"),
+        "-H",
+        "content-type: application/json",
+    ]);
+    if let Some(body) = body {
+        cmd.args(["--data", body]);
+    }
+    let out = cmd.arg(format!("https://127.0.0.1:{api}{path}")).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.parse().unwrap_or(0), body.to_owned())
 }
 
 /// `POST /api/v1/update` with `bundle` as the body: (status, body).

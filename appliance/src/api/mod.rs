@@ -8,8 +8,8 @@
 //! `system` (health, metrics, audit, the whole document), `cdrs` (call records, CSV), `sip` (registrations, SIP bans), `dhcp` (leases, status),
 //! `devices` (discovered devices, adoption, provisioning bans), `media` (calls' RTP figures),
 //! `trunks` (trunk health, survivable mode), `backups` (take, list, download, restore),
-//! `update` (an uploaded bundle checked and staged for the updater), `error` (how failures
-//! answer).
+//! `update` (an uploaded bundle checked and staged for the updater), `machine` (version,
+//! slots, a reboot or factory reset asked for), `error` (how failures answer).
 
 pub(crate) mod auth;
 pub(crate) mod backups;
@@ -18,6 +18,7 @@ mod devices;
 pub(crate) mod dhcp;
 mod error;
 pub(crate) mod forwarding;
+pub(crate) mod machine;
 mod media;
 mod resources;
 mod sip;
@@ -63,6 +64,8 @@ pub struct AppState {
     pub backups: Option<crate::backup::local::Local>,
     /// Where uploaded update bundles are staged, when the daemon runs.
     pub updates: Option<update::Staging>,
+    /// Held while an update bundle is received (one upload file at a time).
+    pub uploads: Arc<tokio::sync::Mutex<()>>,
     /// The registered count sampled over the last 24 h (the dashboard's chart); the daemon
     /// fills it.
     pub registrations: crate::ui::chart::Samples,
@@ -86,6 +89,7 @@ impl AppState {
             media: None,
             backups: None,
             updates: None,
+            uploads: Arc::new(tokio::sync::Mutex::new(())),
             registrations: crate::ui::chart::Samples::default(),
         }
     }
@@ -123,6 +127,9 @@ pub fn router_with(state: AppState, extra: Router<()>) -> Router<()> {
         .route("/backups/:id/restore", post(backups::restore))
         .route("/survivable", get(trunks::survivable))
         .route("/update", post(update::upload))
+        .route("/system", get(machine::info))
+        .route("/system/reboot", post(machine::reboot))
+        .route("/system/factory-reset", post(machine::factory_reset))
         .merge(resources::routes())
         .merge(forwarding::routes())
         .merge(devices::routes());
@@ -151,7 +158,8 @@ const MAX_BODY: usize = 8 * 1024 * 1024;
 async fn read_whole_body(req: Request, next: Next) -> Response {
     // An update bundle is streamed to disk by its handler (which reads an unauthorised upload
     // to the end too, for the same reason).
-    if req.uri().path() == update::PATH && req.method() == axum::http::Method::POST {
+    let path = req.uri().path();
+    if (path == update::PATH || path == crate::ui::UPLOAD) && req.method() == axum::http::Method::POST {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();

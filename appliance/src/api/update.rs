@@ -15,10 +15,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use axum::body::Body;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use futures_lite::StreamExt;
+use futures_lite::{Stream, StreamExt};
 use serde::Serialize;
 
 use super::auth::Admin;
@@ -37,6 +38,8 @@ pub const STAGED: &str = "updates/staged.bundle";
 pub struct Staging {
     pub data_dir: PathBuf,
     pub public_key: PathBuf,
+    /// A root service installs what is staged and does the reboots and resets asked for.
+    pub root_service: bool,
 }
 
 #[derive(Serialize)]
@@ -54,11 +57,14 @@ fn refused(e: UpdateError) -> ApiError {
     }
 }
 
-/// Reads `body` into `file`, at most `MAX_BUNDLE` bytes.
-async fn receive(body: Body, mut file: Option<&mut std::fs::File>) -> Result<u64, ApiError> {
-    let mut stream = body.into_data_stream();
+/// Reads `chunks` into `file` (none: read and dropped), at most `MAX_BUNDLE` bytes.
+async fn receive<E: std::fmt::Display>(
+    chunks: impl Stream<Item = Result<Bytes, E>>,
+    mut file: Option<&mut std::fs::File>,
+) -> Result<u64, ApiError> {
+    let mut chunks = std::pin::pin!(chunks);
     let mut total = 0u64;
-    while let Some(chunk) = stream.next().await {
+    while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the upload was cut off: {e}")))?;
         total += chunk.len() as u64;
         if total > MAX_BUNDLE {
@@ -69,6 +75,20 @@ async fn receive(body: Body, mut file: Option<&mut std::fs::File>) -> Result<u64
         }
     }
     Ok(total)
+}
+
+/// What happens to a staged bundle next, in words.
+pub fn next_step(staging: &Staging) -> &'static str {
+    next_step_of(staging.root_service)
+}
+
+/// `next_step` for a host with or without the root updater.
+pub fn next_step_of(root_service: bool) -> &'static str {
+    if root_service {
+        "the box's updater installs it on the other slot and reboots into it"
+    } else {
+        "it stays staged: no root service on this host installs bundles (the Outpost image has one)"
+    }
 }
 
 /// `POST /api/v1/update` (body: the bundle): 202 with the version staged, 400 with the reason
@@ -82,17 +102,30 @@ pub async fn upload(
         Ok(admin) => admin,
         Err(e) => {
             // Read to the end so the client gets the answer, not a reset stream; keep nothing.
-            let _ = receive(body, None).await;
+            let _ = receive(body.into_data_stream(), None).await;
             return Err(e);
         }
     };
+    let staged = receive_and_stage(&app, body.into_data_stream(), &format!("api:{}", admin.0.username)).await?;
+    Ok((StatusCode::ACCEPTED, Json(staged)))
+}
+
+/// Receives a bundle, checks it and stages it for the updater: the API's upload and the
+/// system page's form. `actor` (`api:admin`, `ui:admin`) goes to the log and the audit log.
+pub async fn receive_and_stage<E: std::fmt::Display>(
+    app: &AppState,
+    chunks: impl Stream<Item = Result<Bytes, E>>,
+    actor: &str,
+) -> Result<Staged, ApiError> {
     let staging = app.updates.clone().ok_or_else(|| ApiError::NotFound("updates are not set up on this box".into()))?;
     let dir = staging.data_dir.join("updates");
     std::fs::create_dir_all(&dir).map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", dir.display())))?;
+    // One upload at a time: a second one would write into the first's file.
+    let _one_upload = app.uploads.lock().await;
     let upload = dir.join("upload.tmp");
     let mut file = std::fs::File::create(&upload)
         .map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", upload.display())))?;
-    let received = receive(body, Some(&mut file)).await;
+    let received = receive(chunks, Some(&mut file)).await;
     let checked = match received {
         Ok(_) => {
             drop(file);
@@ -107,22 +140,21 @@ pub async fn upload(
         Ok(manifest) => manifest,
         Err(e) => {
             let _ = std::fs::remove_file(&upload);
-            tracing::warn!(by = %admin.0.username, error = %e, "update bundle refused");
+            tracing::warn!(by = %actor, error = %e, "update bundle refused");
             return Err(e);
         }
     };
     let staged = staging.data_dir.join(STAGED);
     stage(&upload, &staged).map_err(|e| ApiError::Internal(format!("cannot stage the bundle: {e}")))?;
-    tracing::warn!(version = %manifest.version, by = %admin.0.username, "update bundle staged: the box installs it and reboots");
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(Staged {
-            version: manifest.version,
-            board: manifest.board,
-            staged: staged.display().to_string(),
-            next: "the box's updater installs it on the other slot and reboots into it",
-        }),
-    ))
+    tracing::warn!(version = %manifest.version, by = %actor, "update bundle staged");
+    let (who, what) = (actor.to_owned(), format!("bundle {} for {} staged", manifest.version, manifest.board));
+    app.store.call(move |s| s.audit(&who, "update.staged", &what)).await?;
+    Ok(Staged {
+        version: manifest.version,
+        board: manifest.board,
+        staged: staged.display().to_string(),
+        next: next_step(&staging),
+    })
 }
 
 /// Every check that needs no slot; the board is the one this daemon runs on.

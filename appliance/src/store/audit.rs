@@ -23,6 +23,16 @@ pub(crate) fn record(tx: &Transaction<'_>, actor: &str, action: &str, detail: &s
 }
 
 impl Store {
+    /// Books an action that changes nothing in the store (a reboot or a factory reset asked
+    /// for, an update staged), in a transaction of its own.
+    pub fn audit(&self, actor: &str, action: &str, detail: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        record(&tx, actor, action, detail)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// The newest `limit` entries, newest first.
     pub fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
         let conn = self.conn();

@@ -54,6 +54,8 @@ pub struct Agent {
     /// Whether the broker connection is up now: survivable mode listens.
     link: tokio::sync::watch::Sender<bool>,
     data_dir: PathBuf,
+    /// A root service does the reboots asked for (`[update] root_service`).
+    root_service: bool,
     /// The backup key went to the fleet in this boot.
     escrowed: AtomicBool,
     /// Results of the commands run, by id: a redelivered command is answered, not run again.
@@ -72,6 +74,7 @@ impl Agent {
         settings: CloudSettings,
         store: Store,
         data_dir: PathBuf,
+        root_service: bool,
         metrics: crate::metrics::Metrics,
         provisioner: Arc<crate::provision::service::Provisioner>,
     ) -> Result<Arc<Agent>, SyncError> {
@@ -90,6 +93,7 @@ impl Agent {
             metrics,
             provisioner,
             data_dir,
+            root_service,
             escrowed: AtomicBool::new(false),
             ledger: Mutex::new(Ledger::new(256)),
             uploaded: Mutex::new(None),
@@ -430,10 +434,6 @@ async fn finish_command(agent: &Agent, client: &Client, id: &str, outcome: Comma
 }
 
 /// The appliance image says so in os-release (`IMAGE_ID=outpost`, image/build).
-fn on_appliance_image() -> bool {
-    std::fs::read_to_string("/usr/lib/os-release").is_ok_and(|t| t.lines().any(|l| l.trim() == "IMAGE_ID=outpost"))
-}
-
 async fn on_command(
     agent: &Agent,
     client: &Client,
@@ -501,20 +501,19 @@ async fn on_command(
             finish_command(agent, client, id, outcome).await
         }
         CommandKind::Reboot => {
-            if !on_appliance_image() {
-                let reason = "not running on the Outpost appliance image: refusing to reboot this host".to_owned();
+            use crate::update::requests::{self, Request};
+            if !agent.root_service {
+                let reason = "no root service on this host reboots it (not the Outpost image): refusing".to_owned();
                 return finish_command(agent, client, id, CommandOutcome::Unsupported { reason }).await;
             }
-            finish_command(agent, client, id, CommandOutcome::Done).await?;
-            tokio::spawn(async {
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                match tokio::process::Command::new("systemctl").arg("reboot").status().await {
-                    Ok(s) if s.success() => {}
-                    Ok(s) => tracing::error!(status = %s, "systemctl reboot failed"),
-                    Err(e) => tracing::error!(error = %e, "cannot run systemctl reboot"),
-                }
-            });
-            Ok(())
+            // The daemon cannot reboot (it is not root): the image's root service does, once
+            // the result is out.
+            let placed = requests::place(&agent.data_dir, Request::Reboot, "cloud");
+            let outcome = match placed {
+                Ok(()) => CommandOutcome::Done,
+                Err(e) => CommandOutcome::Failed { reason: format!("cannot ask for the reboot: {e}") },
+            };
+            finish_command(agent, client, id, outcome).await
         }
     }
 }

@@ -70,6 +70,9 @@ pub fn what(action: &str) -> &str {
         "admin.password" => "admin password set",
         "portal.password" => "portal password set",
         "portal.remove" => "portal access removed",
+        "system.reboot" => "reboot asked for",
+        "system.factory-reset" => "factory reset asked for",
+        "update.staged" => "update bundle staged",
         other => other,
     }
 }

@@ -25,6 +25,7 @@
 //!   state, the check for another server, the site's scopes (read-only), the leases.
 //! - `calls`: the call records with filters, pages and the CSV download; `security`: the SIP
 //!   and provisioning bans (unban), the allowlists, failed-login and ban counts.
+//! - `system`: version, image and slots, an update bundle uploaded, reboot, factory reset.
 //! - `portal`: the extension user's own pages under `/ui/me` (login, forwarding, call
 //!   history, registration, their own password), and the admin's portal password card of an
 //!   extension.
@@ -46,6 +47,7 @@ mod routes;
 mod security;
 mod session;
 mod setup;
+mod system;
 mod trunks;
 
 use axum::middleware;
@@ -57,6 +59,9 @@ use web_kit::{asset, security_headers};
 use crate::api::AppState;
 use crate::site::SiteDoc;
 use crate::store::StoreError;
+
+/// The update upload of the system page, streamed by its handler like the API's.
+pub use system::UPLOAD;
 
 const CSS: &str = include_str!("assets/ui.css");
 const JS: &str = include_str!("assets/ui.js");
@@ -97,6 +102,7 @@ pub fn router(state: AppState) -> Router<()> {
         .merge(audit::routes())
         .merge(backups::routes())
         .merge(dhcp::routes())
+        .merge(system::routes())
         .merge(portal::routes())
         .route("/ui/assets/ui.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route("/ui/assets/ui.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))

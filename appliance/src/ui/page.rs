@@ -24,6 +24,7 @@ pub enum Nav {
     Audit,
     Backups,
     Dhcp,
+    System,
     /// The extension user's portal.
     Portal,
 }
@@ -65,6 +66,7 @@ pub fn document(title: &str, viewer: Option<&Viewer>, nav: Nav, body: Markup) ->
                                     a class=(open(Nav::Audit)) href="/ui/audit" { "Audit" }
                                     a class=(open(Nav::Backups)) href="/ui/backups" { "Backups" }
                                     a class=(open(Nav::Dhcp)) href="/ui/dhcp" { "DHCP" }
+                                    a class=(open(Nav::System)) href="/ui/system" { "System" }
                                 }
                             }
                             form.logout method="post" action="/ui/logout" {

@@ -13,11 +13,13 @@
 //! - `bundle`: the format (signed manifest + members), create and verify.
 //! - `version`: version parsing and ordering (downgrade checks).
 //! - `health`: the probes (SIP OPTIONS, API port); `notify`: `sd_notify`.
+//! - `requests`: a reboot or factory reset the unprivileged daemon asks root for.
 //! - here: install, mark-good, status, and the daemon's monitor thread.
 
 pub mod bundle;
 pub mod health;
 pub mod notify;
+pub mod requests;
 pub mod version;
 
 #[cfg(test)]

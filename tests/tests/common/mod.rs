@@ -2,6 +2,7 @@
 //! data directory and free ports, and `curl` as the HTTPS client. Everything is torn down on drop.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod bundles;
 pub mod fleet;
 pub mod phones;
 pub mod trunks;
