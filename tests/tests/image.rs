@@ -232,10 +232,19 @@ fn image_boots_updates_rolls_back_and_resets() {
     vm.wait_for("slot a is on trial and not healthy", 1);
     vm.wait_for("Outpost is ready", 2);
     assert_eq!(code_of(&vm), 200, "back on slot b");
-    // The system page's facts, through the API: slot b runs 1.0.1, as the updater reported.
-    let (code, info) = curl_json(vm.api, &token, "GET", "/api/v1/system", None);
-    assert_eq!(code, 200, "{info}");
-    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    // The system page's facts, through the API: slot b runs 1.0.1, as the updater reported
+    // (the mark-good service writes its report once the daemon is healthy: a moment after the
+    // ready line).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let info = loop {
+        let (code, info) = curl_json(vm.api, &token, "GET", "/api/v1/system", None);
+        assert_eq!(code, 200, "{info}");
+        let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+        if !info["slots"].is_null() || Instant::now() > deadline {
+            break info;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
     assert_eq!((info["running_slot"].as_str(), info["image_version"].as_str()), (Some("b"), Some("1.0.1")), "{info}");
     assert!(info["slots"].as_str().is_some_and(|s| s.contains("slot b 1.0.1 (good)")), "{info}");
 

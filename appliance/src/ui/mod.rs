@@ -17,7 +17,8 @@
 //!   panel says, decided from a snapshot; `chart`: the 24 h chart of calls and registrations
 //!   (SVG) and the daemon's sampling of the registered count; `extensions`: list, add, edit, new secret.
 //! - `phones`: discovered devices and their adoption, the site's phones, last fetch,
-//!   re-provision; `routes`: the routes, read-only, and the route tester.
+//!   re-provision; `routes`: the routes and the route tester; `route_forms`: adding, editing,
+//!   moving and removing routes.
 //! - `trunks`: each trunk's live state and the survivable mode, add, edit, remove;
 //!   `ring_groups`: each tenant's ring groups, add, edit (members, strategy, ring time), remove.
 //! - `audit`: the audit log, newest first (who, what, when); `backups`: the box's backups,
@@ -43,6 +44,7 @@ mod page;
 mod phones;
 mod portal;
 mod ring_groups;
+mod route_forms;
 mod routes;
 mod security;
 mod session;
@@ -97,6 +99,7 @@ pub fn router(state: AppState) -> Router<()> {
         .merge(phones::routes())
         .merge(trunks::routes())
         .merge(routes::routes())
+        .merge(route_forms::routes())
         .merge(calls::routes())
         .merge(security::routes())
         .merge(audit::routes())

@@ -1,4 +1,5 @@
-//! The routes page: each tenant's outbound and inbound routes (read-only), and a route tester
+//! The routes page: each tenant's outbound and inbound routes in the order they are tried,
+//! with their edit and move-up actions and the add forms (`route_forms`), and a route tester
 //! that says where a number dialled from an extension goes, and why.
 //!
 //! The tester asks `routing::route_in`, the pure function the B2BUA asks for every call, with
@@ -7,6 +8,7 @@
 //! nothing, so it is a GET form (bookmarkable, no CSRF token needed, no resubmission).
 
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -15,7 +17,8 @@ use serde::Deserialize;
 
 use super::page::{self, Nav};
 use super::phones::{line_value, parse_line};
-use super::session::Admin;
+use super::route_forms::{add_forms, row_actions};
+use super::session::{Admin, Viewer};
 use super::UiError;
 use crate::api::AppState;
 use crate::routing::{route_in, CallRequest, Decision, Situation};
@@ -65,35 +68,37 @@ pub fn outcome(decision: &Decision) -> Outcome {
     }
 }
 
-fn route_tables(doc: &SiteDoc) -> Markup {
+fn route_tables(doc: &SiteDoc, viewer: &Viewer) -> Markup {
     html! {
         @for t in &doc.tenants {
             section.card data-tenant=(t.name) {
                 h2 { "Tenant " (t.name) }
-                h3 { "Outbound" }
+                h3 { "Outbound, in the order they are tried" }
                 div.scroll { table.outbound {
-                    thead { tr { th { "Route" } th { "Pattern" } th { "Trunks, in order" } th { "Strip" } th { "Prepend" } } }
+                    thead { tr { th { "Route" } th { "Pattern" } th { "Trunks, in order" } th { "Strip" } th { "Prepend" } th {} } }
                     tbody {
-                        @for r in &t.outbound_routes {
-                            tr {
-                                td { (r.name) } td { code { (r.pattern) } }
-                                td { (r.trunks.iter().map(|x| x.name()).collect::<Vec<_>>().join(", ")) }
-                                td { (r.strip) } td { (r.prepend) }
+                        @for (i, r) in t.outbound_routes.iter().enumerate() {
+                            tr data-route=(r.name) {
+                                td { (r.name) } td data-f="pattern" { code { (r.pattern) } }
+                                td data-f="trunks" { (r.trunks.iter().map(|x| x.name()).collect::<Vec<_>>().join(", ")) }
+                                td data-f="strip" { (r.strip) } td data-f="prepend" { (r.prepend) }
+                                td.actions { (row_actions(viewer, &format!("/ui/routes/{}/outbound/{}", t.name, r.name), i == 0, None)) }
                             }
                         }
                     }
                 } }
                 @if t.outbound_routes.is_empty() { p.hint { "No outbound routes." } }
-                h3 { "Inbound" }
+                h3 { "Inbound, in the order they are tried" }
                 div.scroll { table.inbound {
-                    thead { tr { th { "DID" } th { "Goes to" } th { "Caller" } th { "Days" } th { "Hours" } } }
+                    thead { tr { th { "DID" } th { "Goes to" } th { "Caller" } th { "Days" } th { "Hours" } th {} } }
                     tbody {
-                        @for r in &t.inbound_routes {
-                            tr {
-                                td { (r.did) } td { (r.destination) }
-                                td { (r.caller.as_deref().unwrap_or("any")) }
-                                td { @if r.days.is_empty() { "every day" } @else { (r.days.join(", ")) } }
-                                td { (r.hours.as_deref().unwrap_or("all day")) }
+                        @for (i, r) in t.inbound_routes.iter().enumerate() {
+                            tr data-did=(r.did) {
+                                td { (r.did) } td data-f="destination" { (r.destination) }
+                                td data-f="caller" { (r.caller.as_deref().unwrap_or("any")) }
+                                td data-f="days" { @if r.days.is_empty() { "every day" } @else { (r.days.join(", ")) } }
+                                td data-f="hours" { (r.hours.as_deref().unwrap_or("all day")) }
+                                td.actions { (row_actions(viewer, &format!("/ui/routes/{}/inbound/{i}", t.name), i == 0, Some(&r.did))) }
                             }
                         }
                     }
@@ -149,9 +154,29 @@ async fn page(
     test: Option<Query<Test>>,
 ) -> Result<Response, UiError> {
     let test = test.map(|Query(t)| t).unwrap_or_default();
+    render_with(&app, &viewer, StatusCode::OK, None, &test).await
+}
+
+/// The page after a change of the routes, saying what happened.
+pub(super) async fn render(
+    app: &AppState,
+    viewer: &Viewer,
+    code: StatusCode,
+    shown: Option<Markup>,
+) -> Result<Response, UiError> {
+    render_with(app, viewer, code, shown, &Test::default()).await
+}
+
+async fn render_with(
+    app: &AppState,
+    viewer: &Viewer,
+    code: StatusCode,
+    shown: Option<Markup>,
+    test: &Test,
+) -> Result<Response, UiError> {
     let doc = app.store.call(|s| s.export_site()).await?;
     let number = test.number.trim().to_owned();
-    let shown = match parse_line(&test.from) {
+    let tested = match parse_line(&test.from) {
         Some((tenant, caller)) if !number.is_empty() => {
             let situation: Situation = app.sip.as_ref().map(|s| s.core().situation.clone()).unwrap_or_default();
             let decision = route_in(&doc, &CallRequest { tenant, caller, dialled: &number }, &situation);
@@ -162,12 +187,14 @@ async fn page(
     let body = html! {
         main #routes-page {
             h1 { "Routes" }
-            (tester(&doc, &test))
-            @if let Some(r) = shown { (r) }
-            (route_tables(&doc))
+            @if let Some(m) = shown { (m) }
+            (tester(&doc, test))
+            @if let Some(r) = tested { (r) }
+            (route_tables(&doc, viewer))
+            (add_forms(&doc, viewer))
         }
     };
-    Ok(page::document("Routes", Some(&viewer), Nav::Routes, body).into_response())
+    Ok((code, page::document("Routes", Some(viewer), Nav::Routes, body)).into_response())
 }
 
 #[cfg(test)]
