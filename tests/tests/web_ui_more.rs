@@ -18,6 +18,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use common::lan::{is_root, run, Lan, BOX_IP};
 use common::ui::{self, csrf_in, curl, form_login, log_in, type_into};
 use common::webdriver::{wait_until, Browser};
 use common::{Options, Outpost};
@@ -210,80 +211,6 @@ fn the_dhcp_page_says_dhcp_is_off_and_refuses_portal_users() {
     let (code, page) = curl(&outpost, "GET", "/ui/dhcp", Some(&user), None);
     assert_eq!(code, 403);
     assert!(!page.contains("dhcp-status"), "nothing of the page shows");
-}
-
-/// Runs `args`, asserting success.
-fn run(args: &[&str]) {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-const BOX_IP: &str = "10.78.0.1";
-
-/// Two network namespaces joined by a veth pair (the box's end holds `BOX_IP`), and a TCP
-/// forwarder from the host's loopback to the box's HTTPS port inside its namespace, so that
-/// the host's browser reaches it. Removed on drop, also when the test fails.
-struct Lan {
-    server: String,
-    client: String,
-    server_if: String,
-    client_if: String,
-    forwarder: Option<std::process::Child>,
-}
-
-impl Lan {
-    fn new() -> Lan {
-        let id = std::process::id() % 100_000;
-        let lan = Lan {
-            server: format!("outpost-uis{id}"),
-            client: format!("outpost-uic{id}"),
-            server_if: format!("uis{id}"),
-            client_if: format!("uic{id}"),
-            forwarder: None,
-        };
-        run(&["ip", "netns", "add", &lan.server]);
-        run(&["ip", "netns", "add", &lan.client]);
-        run(&["ip", "link", "add", &lan.server_if, "type", "veth", "peer", "name", &lan.client_if]);
-        run(&["ip", "link", "set", &lan.server_if, "netns", &lan.server]);
-        run(&["ip", "link", "set", &lan.client_if, "netns", &lan.client]);
-        run(&["ip", "-n", &lan.server, "addr", "add", &format!("{BOX_IP}/24"), "dev", &lan.server_if]);
-        for (ns, ifname) in [(&lan.server, &lan.server_if), (&lan.client, &lan.client_if)] {
-            run(&["ip", "-n", ns, "link", "set", ifname, "up"]);
-            run(&["ip", "-n", ns, "link", "set", "lo", "up"]);
-        }
-        lan
-    }
-
-    /// Forwards host `127.0.0.1:<returned port>` to `127.0.0.1:port` in the box's namespace.
-    fn forward(&mut self, port: u16) -> u16 {
-        let local = common::free_port();
-        let child = Command::new("socat")
-            .arg(format!("TCP-LISTEN:{local},bind=127.0.0.1,reuseaddr,fork"))
-            .arg(format!("SYSTEM:ip netns exec {} socat STDIO TCP\\:127.0.0.1\\:{port}", self.server))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        self.forwarder = Some(child);
-        wait_until(BOUND, "the forwarder listening", || std::net::TcpStream::connect(("127.0.0.1", local)).ok());
-        local
-    }
-}
-
-impl Drop for Lan {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.forwarder.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        for ns in [&self.server, &self.client] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-    }
-}
-
-fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 #[test]

@@ -1,13 +1,12 @@
 //! The DHCP page: whether the box's DHCP server runs (serving, checking for another server,
 //! refused because another one answers, or off and why), on which interface and address; the
-//! result of the check for another DHCP server on the segment; the site's DHCP scopes
-//! (read-only); and every stored lease (MAC, address, host name, vendor class, state, expiry).
+//! result of the check for another DHCP server on the segment; the site's DHCP scopes, each
+//! with its edit page, and the add form (`dhcp_forms`); and every stored lease (MAC, address,
+//! host name, vendor class, state, expiry).
 //!
 //! The status and leases are the API's (`api::dhcp::current`, `api::dhcp::all_leases`, as
-//! `GET /api/v1/dhcp/status` and `/leases`). The scopes are the site document's: they are
-//! edited where the rest of the site is (the API, `outpost config apply`, the cloud), since a
-//! wrong range or router cuts every phone off at its next renewal, and the DHCP server reads
-//! its interface from `outpost.toml` at start.
+//! `GET /api/v1/dhcp/status` and `/leases`). The scopes are the site document's; the DHCP
+//! server reads its interface from `outpost.toml` at start.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,8 +16,9 @@ use axum::Router;
 use maud::{html, Markup};
 
 use super::dashboard::utc;
+use super::dhcp_forms::add_form;
 use super::page::{self, Nav};
-use super::session::Admin;
+use super::session::{Admin, Viewer};
 use super::UiError;
 use crate::api::AppState;
 use crate::dhcp::{DhcpStatus, Lease, LeaseState};
@@ -80,7 +80,7 @@ fn or_dash(s: &str) -> &str {
 fn scopes_table(scopes: &[DhcpScope]) -> Markup {
     html! {
         div.scroll { table #dhcp-scopes {
-            thead { tr { th { "Scope" } th { "Interface" } th { "Network" } th { "Range" } th { "Router" } th { "DNS" } th { "Lease time" } th { "Authoritative" } th { "Reservations" } } }
+            thead { tr { th { "Scope" } th { "Interface" } th { "Network" } th { "Range" } th { "Router" } th { "DNS" } th { "Lease time" } th { "Authoritative" } th { "Reservations" } th {} } }
             tbody {
                 @for s in scopes {
                     tr data-scope=(s.name) {
@@ -93,6 +93,7 @@ fn scopes_table(scopes: &[DhcpScope]) -> Markup {
                         td data-f="lease-time" { (s.lease_time) " s" }
                         td data-f="authoritative" { @if s.authoritative { "yes" } @else { "no" } }
                         td data-f="reservations" { (s.reservations.len()) }
+                        td { a href=(format!("/ui/dhcp/scopes/{}", s.name)) { "Edit" } }
                     }
                 }
             }
@@ -103,14 +104,25 @@ fn scopes_table(scopes: &[DhcpScope]) -> Markup {
 
 /// `GET /ui/dhcp`
 async fn show(State(app): State<AppState>, Admin(viewer): Admin) -> Result<Response, UiError> {
-    let status = crate::api::dhcp::current(&app);
-    let leases = crate::api::dhcp::all_leases(&app).await?;
+    render(&app, &viewer, StatusCode::OK, None).await
+}
+
+/// The page, with what a change of the scopes did.
+pub(super) async fn render(
+    app: &AppState,
+    viewer: &Viewer,
+    code: StatusCode,
+    shown: Option<Markup>,
+) -> Result<Response, UiError> {
+    let status = crate::api::dhcp::current(app);
+    let leases = crate::api::dhcp::all_leases(app).await?;
     let scopes = app.store.call(|s| s.export_site()).await?.dhcp_scopes;
     let now = crate::store::unix_now();
     let (state, said) = state_words(&status);
     let body = html! {
         main #dhcp-page {
             h1 { "DHCP" }
+            @if let Some(m) = shown { (m) }
             section.card #dhcp-status data-state=(state) {
                 h2 { "Server" }
                 p { span class=(format!("badge {}", match state { "serving" => "up", "off" | "refused" => "down", _ => "unknown" })) data-f="state" { (state) } }
@@ -120,9 +132,10 @@ async fn show(State(app): State<AppState>, Admin(viewer): Admin) -> Result<Respo
             }
             section.card {
                 h2 { "Scopes" }
-                p.hint { "From the site config (" code { "dhcp_scopes" } "): change them through the API or " code { "outpost config apply" } "; the interface is " code { "[dhcp] interface" } " in outpost.toml." }
+                p.hint { "From the site config (" code { "dhcp_scopes" } "), as the API and " code { "outpost config apply" } " change them; the interface DHCP serves on is " code { "[dhcp] interface" } " in outpost.toml." }
                 (scopes_table(&scopes))
             }
+            (add_form(viewer))
             section.card {
                 h2 { "Leases" }
                 div.scroll { table #leases {
@@ -145,7 +158,7 @@ async fn show(State(app): State<AppState>, Admin(viewer): Admin) -> Result<Respo
             }
         }
     };
-    Ok((StatusCode::OK, page::document("DHCP", Some(&viewer), Nav::Dhcp, body)).into_response())
+    Ok((code, page::document("DHCP", Some(viewer), Nav::Dhcp, body)).into_response())
 }
 
 #[cfg(test)]

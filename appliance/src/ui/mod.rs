@@ -23,7 +23,8 @@
 //!   `ring_groups`: each tenant's ring groups, add, edit (members, strategy, ring time), remove.
 //! - `audit`: the audit log, newest first (who, what, when); `backups`: the box's backups,
 //!   take one now, download, restore (staged for the next start); `dhcp`: the DHCP server's
-//!   state, the check for another server, the site's scopes (read-only), the leases.
+//!   state, the check for another server, the site's scopes, the leases; `dhcp_forms`: adding,
+//!   editing and removing scopes.
 //! - `calls`: the call records with filters, pages and the CSV download; `security`: the SIP
 //!   and provisioning bans (unban), the allowlists, failed-login and ban counts.
 //! - `system`: version, image and slots, an update bundle uploaded, reboot, factory reset.
@@ -39,6 +40,7 @@ mod calls;
 pub(crate) mod chart;
 mod dashboard;
 mod dhcp;
+mod dhcp_forms;
 mod extensions;
 mod page;
 mod phones;
@@ -105,6 +107,7 @@ pub fn router(state: AppState) -> Router<()> {
         .merge(audit::routes())
         .merge(backups::routes())
         .merge(dhcp::routes())
+        .merge(dhcp_forms::routes())
         .merge(system::routes())
         .merge(portal::routes())
         .route("/ui/assets/ui.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))

@@ -4,6 +4,7 @@
 
 pub mod bundles;
 pub mod fleet;
+pub mod lan;
 pub mod phones;
 pub mod trunks;
 pub mod ui;

@@ -1,0 +1,172 @@
+//! Editing DHCP scopes in the web UI, end to end in headless Chromium against a real `outpost`
+//! serving DHCP in a network namespace (root only): a scope's range and a reservation changed
+//! in the browser (a range outside the network refused first, with the reason, and nothing
+//! changed) are what busybox udhcpc gets from the box on the other end of the veth; a second
+//! scope added and removed in the browser is in and out of the site document; a form without
+//! the CSRF token changes nothing. Screenshot: `box-dhcp-scope`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::lan::{is_root, run, Lan, BOX_IP};
+use common::ui::type_into;
+use common::webdriver::{wait_until, Browser};
+use common::{Options, Outpost};
+use serde_json::Value;
+
+const PASSWORD: &str = "ui-scopes-password";
+/// Bound of every wait on the page: generous, never a timing assertion.
+const BOUND: Duration = Duration::from_secs(30);
+const PHONE_MAC: &str = "02:42:0a:4e:00:77";
+
+fn scopes(outpost: &Outpost, token: &str) -> Vec<Value> {
+    let (code, doc) = outpost.json("GET", "/api/v1/site", Some(token), None);
+    assert_eq!(code, 200, "{doc}");
+    doc["dhcp_scopes"].as_array().cloned().unwrap_or_default()
+}
+
+/// How often the box's log said the DHCP server reloaded its scopes since the last look.
+fn reloads(outpost: &Outpost) -> usize {
+    outpost.log_lines().iter().filter(|l| l.contains("DHCP scopes reloaded")).count()
+}
+
+/// The address busybox udhcpc gets on the client's end (quits once bound, bounded).
+fn lease_of_client(lan: &Lan) -> String {
+    let script = "/tmp/outpost-udhcpc-print";
+    std::fs::write(script, "#!/bin/sh\n[ \"$1\" = bound ] && echo \"LEASE $ip\"\nexit 0\n").unwrap();
+    run(&["chmod", "755", script]);
+    let got = Command::new("timeout")
+        .args(["40", "ip", "netns", "exec", &lan.client, "busybox", "udhcpc", "-f", "-q", "-n", "-t", "15", "-T", "1"])
+        .args(["-i", &lan.client_if, "-s", script])
+        .output()
+        .unwrap();
+    assert!(got.status.success(), "udhcpc got no lease: {}", String::from_utf8_lossy(&got.stderr));
+    let out = String::from_utf8_lossy(&got.stdout).into_owned();
+    out.lines().find_map(|l| l.strip_prefix("LEASE ")).unwrap_or_else(|| panic!("no lease line: {out}")).to_owned()
+}
+
+/// Fills the fields `(name, value)` of the form `form` and submits it, accepting a confirm.
+fn submit(browser: &Browser, form: &str, fields: &[(&str, &str)], confirm: bool) {
+    for (name, value) in fields {
+        type_into(browser, &format!("{form} [name={name}]"), value);
+    }
+    browser.find(&format!("{form} button[type=submit]")).click();
+    if confirm {
+        browser.accept_alert();
+    }
+}
+
+#[test]
+fn a_scope_changed_in_the_browser_is_what_a_phone_gets() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root (network namespaces, port 67)");
+        return;
+    }
+    let mut lan = Lan::new();
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site.toml");
+    std::fs::write(
+        &site,
+        format!(
+            "schema = 1\n[site]\nname = \"lab\"\n\n[[dhcp_scopes]]\nname = \"lab\"\nnetwork = \"10.78.0.0/24\"\n\
+             range_start = \"10.78.0.100\"\nrange_end = \"10.78.0.150\"\nrouter = \"{BOX_IP}\"\nlease_time = 600\n"
+        ),
+    )
+    .unwrap();
+    let extra = common::Extra {
+        dhcp_config: format!("interface = \"{}\"\nport = 67", lan.server_if),
+        netns: Some(lan.server.clone()),
+        ..common::Extra::default()
+    };
+    let outpost =
+        Outpost::start_extra(tempfile::tempdir().unwrap(), &Options { site: Some(site), ..Options::default() }, &extra);
+    let token = outpost.admin_token(PASSWORD);
+    let serving = wait_until(BOUND, "DHCP serving", || {
+        let (_, s) = outpost.json("GET", "/api/v1/dhcp/status", Some(&token), None);
+        (s["state"] != "probing").then_some(s)
+    });
+    assert_eq!(serving["state"], "serving", "{serving}");
+    run(&["ip", "-n", &lan.client, "link", "set", &lan.client_if.clone(), "address", PHONE_MAC]);
+
+    let port = lan.forward(outpost.port);
+    let at = |path: &str| format!("https://127.0.0.1:{port}{path}");
+    let browser = Browser::start();
+    browser.goto(&at("/ui/login"));
+    type_into(&browser, "#login input[name=username]", "admin");
+    browser.find("#login input[name=password]").send_keys(PASSWORD);
+    browser.find("#login button[type=submit]").click();
+    wait_until(BOUND, "the dashboard", || browser.try_find("#dashboard"));
+
+    // A range outside the network: refused with the site's reason, nothing changed.
+    let before = scopes(&outpost, &token);
+    browser.goto(&at("/ui/dhcp"));
+    browser.find("#dhcp-scopes tr[data-scope=lab] a").click();
+    wait_until(BOUND, "the scope's page", || browser.try_find("#edit-scope"));
+    submit(&browser, "#edit-scope", &[("range_end", "10.79.0.5")], true);
+    let said = wait_until(BOUND, "refused", || browser.try_text("#scope-page .notice"));
+    assert!(said.starts_with("Not saved: ") && said.contains("dhcp_scopes[0].range_end"), "{said}");
+    assert_eq!(scopes(&outpost, &token), before, "nothing changed");
+
+    // The range moved and the phone's MAC reserved an address outside it: the phone gets it.
+    reloads(&outpost);
+    browser.goto(&at("/ui/dhcp/scopes/lab"));
+    wait_until(BOUND, "the scope's page", || browser.try_find("#edit-scope"));
+    let reservation = format!("{PHONE_MAC} 10.78.0.42");
+    submit(
+        &browser,
+        "#edit-scope",
+        &[("range_start", "10.78.0.200"), ("range_end", "10.78.0.210"), ("reservations", &reservation)],
+        true,
+    );
+    let said = wait_until(BOUND, "saved", || browser.try_text("#scope-page .notice"));
+    assert!(said.starts_with("Saved"), "{said}");
+    let lab = scopes(&outpost, &token)[0].clone();
+    assert_eq!((lab["range_start"].as_str(), lab["range_end"].as_str()), (Some("10.78.0.200"), Some("10.78.0.210")));
+    let reserved = lab["reservations"].as_array().unwrap();
+    assert_eq!((reserved.len(), reserved[0]["ip"].as_str()), (1, Some("10.78.0.42")), "{lab}");
+    assert_eq!(lab["router"], BOX_IP, "a field left alone is kept");
+    browser.set_window_size(1280, 1300);
+    browser.keep_screenshot("box-dhcp-scope");
+    wait_until(BOUND, "the DHCP scopes reloaded", || (reloads(&outpost) > 0).then_some(()));
+    assert_eq!(lease_of_client(&lan), "10.78.0.42", "the reservation made in the browser");
+
+    // A second scope (a relayed subnet) added, shown, then removed.
+    browser.goto(&at("/ui/dhcp"));
+    browser.find("#add-scope-card summary").click();
+    submit(
+        &browser,
+        "#new-scope",
+        &[("name", "branch"), ("network", "10.90.0.0/24"), ("range_start", "10.90.0.10"), ("range_end", "10.90.0.20")],
+        false,
+    );
+    let said = wait_until(BOUND, "added", || browser.try_text("#dhcp-page > .notice"));
+    assert_eq!(said, "Scope branch added.");
+    assert!(browser.try_find("#dhcp-scopes tr[data-scope=branch]").is_some());
+    let names: Vec<_> = scopes(&outpost, &token).iter().map(|s| s["name"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(names, ["lab", "branch"]);
+    browser.goto(&at("/ui/dhcp/scopes/branch"));
+    wait_until(BOUND, "the scope's page", || browser.try_find("#remove-scope"));
+    browser.find("#remove-scope button").click();
+    browser.accept_alert();
+    assert_eq!(wait_until(BOUND, "removed", || browser.try_text("#dhcp-page > .notice")), "Scope branch removed.");
+    assert_eq!(scopes(&outpost, &token).len(), 1);
+
+    // Without the CSRF token: refused, nothing changed.
+    let session = browser.cookies().iter().find(|c| c["name"] == "outpost_session").unwrap()["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = scopes(&outpost, &token);
+    let out = Command::new("curl")
+        .args(["-sk", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code}", "-H"])
+        .arg(format!("cookie: outpost_session={session}"))
+        .args(["--data", "network=10.78.0.0/24&range_start=10.78.0.1&range_end=10.78.0.9"])
+        .arg(at("/ui/dhcp/scopes/lab"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "403");
+    assert_eq!(scopes(&outpost, &token), before);
+}
