@@ -99,6 +99,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     state.media = Some(bridge);
     state.dhcp = Some(dhcp);
     state.provisioning = Some(prov.clone());
+    state.data_dir = Some(config.data_dir.clone());
     let backups = crate::backup::local::Local {
         data_dir: config.data_dir.clone(),
         box_id: config.box_name(),

@@ -208,3 +208,58 @@ fn without_a_root_service_a_reboot_or_reset_is_refused_and_nothing_is_left() {
     assert_eq!(info["root_service"], false);
     assert_eq!(info["pending"], serde_json::json!([]));
 }
+
+#[test]
+fn an_admin_claims_the_box_at_setup_and_it_joins_the_fleet_at_the_next_start() {
+    let (fleet, _mqtt) = common::fleet::Fleet::start_embedded(tempfile::tempdir().unwrap(), &[]);
+    let (code, claim) = fleet.call("POST", "/api/v1/claims", Some(&serde_json::json!({"tenant": "acme"})));
+    assert_eq!(code, 201, "{claim}");
+    let (claim_code, box_id) =
+        (claim["code"].as_str().unwrap().to_owned(), claim["box_id"].as_str().unwrap().to_owned());
+    let mut outpost = Outpost::start_in(tempfile::tempdir().unwrap());
+    let browser = Browser::start();
+    log_in(&browser, &outpost, &outpost.one_time_password);
+    wait_until(BOUND, "the setup page", || browser.try_find("#setup"));
+
+    // Setup with a made-up code: the box is set up all the same, and the system page says why
+    // the claim was refused.
+    type_into(&browser, "#setup input[name=password]", PASSWORD);
+    type_into(&browser, "#setup input[name=confirm]", PASSWORD);
+    type_into(&browser, "#setup input[name=site_name]", "Harbour house");
+    type_into(&browser, "#setup input[name=time_zone]", "Europe/Berlin");
+    type_into(&browser, "#setup input[name=fleet]", &fleet.api);
+    type_into(&browser, "#setup input[name=code]", "AAAA-BBBB-CCCC");
+    browser.find("#setup button[type=submit]").click();
+    let said = wait_until(BOUND, "the claim's answer", || browser.try_text("#system-page > .notice"));
+    assert!(said.starts_with("Not claimed: the fleet refused the claim") && said.contains("not valid"), "{said}");
+    let token = {
+        let login = format!(r#"{{"username":"admin","password":"{PASSWORD}"}}"#);
+        let (code, body) = outpost.json("POST", "/api/v1/login", None, Some(&login));
+        assert_eq!(code, 200, "the setup's password is set: {body}");
+        body["token"].as_str().unwrap().to_owned()
+    };
+    assert!(!outpost.data_dir().join("cloud-claim.json").exists());
+
+    // The right code on the system page's Cloud card: claimed, connecting at the next start.
+    type_into(&browser, "#claim-form input[name=fleet]", &fleet.api);
+    type_into(&browser, "#claim-form input[name=code]", &claim_code);
+    browser.find("#claim-form button[type=submit]").click();
+    let said = wait_until(BOUND, "claimed", || browser.try_text("#system-page > .notice.ok"));
+    assert_eq!(said, format!("Claimed as {box_id} in tenant acme. The box connects to the fleet at its next start."));
+    assert_eq!(browser.find("#claim [data-f=box]").text(), box_id);
+    assert!(browser.find("#cloud [data-f=link]").text().starts_with("Not connected yet"));
+    assert!(browser.try_find("#claim-form").is_none(), "a claimed box offers no second claim");
+    assert!(!browser.source().contains(&claim_code), "the code is spent and not shown");
+    let log = audit_actions(&outpost, &token);
+    assert!(log.contains(&("ui:admin".to_owned(), "cloud.claim".to_owned())), "{log:?}");
+
+    // At its next start the box connects with what the fleet gave it.
+    outpost.terminate(Duration::from_secs(10)).expect("the box stops");
+    let data = std::mem::replace(&mut outpost.data, tempfile::tempdir().unwrap());
+    drop(outpost);
+    let outpost = Outpost::start_in(data);
+    fleet.wait_state(&box_id, "the claimed box online", |s| s["status"]["state"] == "online");
+    browser.goto(&outpost.url("/ui/system"));
+    let link = wait_until(BOUND, "the cloud card", || browser.try_text("#cloud [data-f=link]"));
+    assert!(link.starts_with("Syncing with the fleet's broker"), "{link}");
+}

@@ -64,6 +64,8 @@ pub struct AppState {
     pub backups: Option<crate::backup::local::Local>,
     /// Where uploaded update bundles are staged, when the daemon runs.
     pub updates: Option<update::Staging>,
+    /// The daemon's data directory (none in tests of the API alone).
+    pub data_dir: Option<std::path::PathBuf>,
     /// Held while an update bundle is received (one upload file at a time).
     pub uploads: Arc<tokio::sync::Mutex<()>>,
     /// The registered count sampled over the last 24 h (the dashboard's chart); the daemon
@@ -89,6 +91,7 @@ impl AppState {
             media: None,
             backups: None,
             updates: None,
+            data_dir: None,
             uploads: Arc::new(tokio::sync::Mutex::new(())),
             registrations: crate::ui::chart::Samples::default(),
         }

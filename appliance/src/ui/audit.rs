@@ -73,6 +73,7 @@ pub fn what(action: &str) -> &str {
         "system.reboot" => "reboot asked for",
         "system.factory-reset" => "factory reset asked for",
         "update.staged" => "update bundle staged",
+        "cloud.claim" => "box claimed into a cloud fleet",
         other => other,
     }
 }

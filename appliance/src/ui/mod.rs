@@ -27,7 +27,8 @@
 //!   editing and removing scopes.
 //! - `calls`: the call records with filters, pages and the CSV download; `security`: the SIP
 //!   and provisioning bans (unban), the allowlists, failed-login and ban counts.
-//! - `system`: version, image and slots, an update bundle uploaded, reboot, factory reset.
+//! - `system`: version, image and slots, an update bundle uploaded, reboot, factory reset;
+//!   `claim`: the box claimed into a cloud fleet (the system page's card, setup's code).
 //! - `portal`: the extension user's own pages under `/ui/me` (login, forwarding, call
 //!   history, registration, their own password), and the admin's portal password card of an
 //!   extension.
@@ -38,6 +39,7 @@ mod audit;
 mod backups;
 mod calls;
 pub(crate) mod chart;
+mod claim;
 mod dashboard;
 mod dhcp;
 mod dhcp_forms;
@@ -109,6 +111,7 @@ pub fn router(state: AppState) -> Router<()> {
         .merge(dhcp::routes())
         .merge(dhcp_forms::routes())
         .merge(system::routes())
+        .merge(claim::routes())
         .merge(portal::routes())
         .route("/ui/assets/ui.css", get(|| async { asset("text/css; charset=utf-8", CSS) }))
         .route("/ui/assets/ui.js", get(|| async { asset("text/javascript; charset=utf-8", JS) }))

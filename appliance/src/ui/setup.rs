@@ -8,8 +8,10 @@
 //! (`api::dhcp::current`), with how to turn DHCP on (outpost.toml's `[dhcp] interface` and a
 //! scope in the site: the page writes neither).
 //!
-//! Not here yet (docs/web-ui.md): choosing the LAN interface and the DHCP scope, the cloud
-//! claim code.
+//! Optionally a cloud claim code (`ui::claim`): redeemed once the password is set; the admin
+//! then lands on the system page, which says how the claim went.
+//!
+//! Not here yet (docs/web-ui.md): choosing the LAN interface and the DHCP scope.
 
 use std::path::Path;
 
@@ -103,6 +105,11 @@ fn form(viewer: &Viewer, site: &Site, error: Option<&str>, network: &maud::Marku
                 label { "The same again" input type="password" name="confirm" autocomplete="new-password" required; }
                 label { "Site name" input name="site_name" required value=(site.name); }
                 label { "Time zone (IANA, e.g. Europe/Berlin)" input name="time_zone" required value=(site.time_zone); }
+                fieldset #setup-cloud {
+                    legend { "Cloud (optional)" }
+                    p.hint { "A claim code from your fleet joins this box to it; leave empty to run on its own (the System page can claim later)." }
+                    (super::claim::fields())
+                }
                 button type="submit" { "Save and continue" }
             }
             (network)
@@ -123,6 +130,8 @@ pub struct SetupForm {
     confirm: String,
     site_name: String,
     time_zone: String,
+    #[serde(flatten)]
+    cloud: super::claim::ClaimFields,
 }
 
 /// What is wrong with the new password, in words; `None` when it will do.
@@ -170,10 +179,24 @@ pub async fn submit(State(app): State<AppState>, posted: SetupPosted<SetupForm>)
         })
         .await?;
     tracing::info!(user = %viewer.username, "first-boot setup done in the web UI");
-    let Some((token, _)) = opened else {
+    let Some((token, session)) = opened else {
         return Ok(Redirect::to("/ui/login").into_response());
     };
-    let mut resp = Redirect::to("/ui/").into_response();
+    let mut resp = if f.cloud.code.trim().is_empty() {
+        Redirect::to("/ui/").into_response()
+    } else {
+        // The claim, answered by the system page as the admin's fresh session sees it.
+        let fresh = Viewer {
+            username: session.username,
+            role: session.role,
+            must_change_password: false,
+            csrf: super::session::csrf_of(&token),
+            token: token.clone(),
+            line: None,
+        };
+        let (code, shown) = super::claim::claim_now(&app, &f.cloud, &format!("ui:{}", fresh.username)).await;
+        super::system::render(&app, &fresh, code, Some(shown))
+    };
     resp.headers_mut().append(SET_COOKIE, session_cookie(&token, crate::store::admin::SESSION_SECONDS));
     Ok(resp)
 }

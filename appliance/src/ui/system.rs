@@ -1,6 +1,6 @@
 //! The system page: what the box runs (version, image, slot, both slots as the updater last
-//! saw them, uptime), an update bundle uploaded from the admin's computer, a reboot and a
-//! factory reset.
+//! saw them, uptime), its cloud claim (`ui::claim`), an update bundle uploaded from the
+//! admin's computer, a reboot and a factory reset.
 //!
 //! It goes through the API's own code: the upload is `api::update::receive_and_stage` (the
 //! same checks and the same staging as `POST /api/v1/update`, streamed to disk, never held
@@ -61,7 +61,7 @@ pub fn uptime(seconds: u64) -> String {
     }
 }
 
-fn render(app: &AppState, viewer: &Viewer, code: StatusCode, shown: Option<Markup>) -> Response {
+pub(super) fn render(app: &AppState, viewer: &Viewer, code: StatusCode, shown: Option<Markup>) -> Response {
     let info = machine::read(app);
     let body = html! {
         main #system-page {
@@ -93,6 +93,7 @@ fn render(app: &AppState, viewer: &Viewer, code: StatusCode, shown: Option<Marku
                     }
                 }
             }
+            (super::claim::card(app, viewer))
             section.card {
                 h2 { "Update" }
                 p.hint { "A signed bundle (" code { "outpost-<version>-x86_64.bundle" } "): the box checks its signature, board and version, installs it on the other slot and boots it on trial; if it does not come up healthy the box goes back by itself." }
