@@ -86,14 +86,31 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         crate::media::Bridge::new(crate::media::MediaConfig::from_config(&config, media_address), metrics.clone());
     sip.attach_media(bridge.clone(), cancel.clone());
     spawn_sip(&mut supervisor, &config.sip, &sip, &identity).await?;
+    // Without `[dhcp] interface`, the interface a scope of the site names (chosen at setup):
+    // a problem with that one turns DHCP off with the reason instead of stopping the box.
+    let mut config = config;
+    let dhcp_from_site = config.dhcp.is_none();
+    if dhcp_from_site {
+        if let Some(interface) = driver::interface_from_site(&store.export_site()?, Path::new("/sys/class/net")) {
+            config.notes.retain(|n| !n.starts_with("DHCP off"));
+            config.notes.push(format!("DHCP on {interface}, as a DHCP scope of the site names it"));
+            config.dhcp = Some((interface, 67));
+        }
+    }
     // The DHCP interface's address and MAC, read once: DHCP serves on it, and the phones'
     // files name it as the box's address (as option 66 does) unless `[provision] host` is set.
     let lan = match &config.dhcp {
-        Some((interface, _)) => Some(driver::interface_info(interface).await.context("cannot serve DHCP")?),
-        None => None,
+        Some((interface, _)) => match driver::interface_info(interface).await {
+            Ok(info) => Ok(info),
+            Err(e) if dhcp_from_site => Err(format!("{interface}: {e}")),
+            Err(e) => return Err(e).context("cannot serve DHCP"),
+        },
+        None => Err("no [dhcp] interface configured, and no DHCP scope names an interface of this box".into()),
     };
-    let prov = start_provisioning(&mut supervisor, &config, &store, &metrics, api_addr, lan.map(|(ip, _)| ip)).await?;
-    let dhcp = start_dhcp(&mut supervisor, &config, &store, &metrics, lan, &prov.endpoint).await?;
+    let prov =
+        start_provisioning(&mut supervisor, &config, &store, &metrics, api_addr, lan.as_ref().ok().map(|(ip, _)| *ip))
+            .await?;
+    let dhcp = start_dhcp(&mut supervisor, &config, &store, &metrics, (lan, dhcp_from_site), &prov.endpoint).await?;
     let mut state = AppState::new(store.clone(), metrics.clone());
     state.sip = Some(sip.clone());
     state.media = Some(bridge);
@@ -215,12 +232,16 @@ async fn start_dhcp(
     config: &Config,
     store: &Store,
     metrics: &Metrics,
-    lan: Option<(std::net::Ipv4Addr, [u8; 6])>,
+    (lan, from_site): (Result<(std::net::Ipv4Addr, [u8; 6]), String>, bool),
     provisioning: &Endpoint,
 ) -> anyhow::Result<Arc<DhcpShared>> {
     driver::describe(metrics);
-    let (Some((interface, port)), Some((ip, mac))) = (config.dhcp.clone(), lan) else {
-        return Ok(Arc::new(DhcpShared::new(DhcpStatus::Off { reason: "no [dhcp] interface configured".into() })));
+    let off = |reason: String| {
+        tracing::warn!("DHCP off: {reason}");
+        Ok(Arc::new(DhcpShared::new(DhcpStatus::Off { reason })))
+    };
+    let (Some((interface, port)), Ok((ip, mac))) = (config.dhcp.clone(), lan.clone()) else {
+        return off(lan.err().unwrap_or_else(|| "no [dhcp] interface configured".into()));
     };
     let (_, scopes) = driver::scopes(store)?;
     if !scopes.iter().any(|s| s.interface.as_deref() == Some(interface.as_str()) || s.contains(ip)) {
@@ -228,10 +249,11 @@ async fn start_dhcp(
         tracing::warn!("DHCP off: {reason}");
         return Ok(Arc::new(DhcpShared::new(DhcpStatus::Off { reason })));
     }
-    let socket = Arc::new(
-        driver::bind(&interface, port, false)
-            .with_context(|| format!("cannot listen for DHCP on {interface} udp {port}"))?,
-    );
+    let socket = match driver::bind(&interface, port, false) {
+        Ok(socket) => Arc::new(socket),
+        Err(e) if from_site => return off(format!("cannot listen on {interface} udp {port}: {e}")),
+        Err(e) => return Err(e).with_context(|| format!("cannot listen for DHCP on {interface} udp {port}")),
+    };
     // The same URL the files carry: option 66 and the bootstrap cannot disagree.
     let provisioning = dhcp::options::Provisioning {
         url: provisioning.provisioning_url.clone(),

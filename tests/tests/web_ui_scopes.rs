@@ -48,6 +48,14 @@ fn lease_of_client(lan: &Lan) -> String {
     out.lines().find_map(|l| l.strip_prefix("LEASE ")).unwrap_or_else(|| panic!("no lease line: {out}")).to_owned()
 }
 
+/// An API session with the password set at setup.
+fn login(outpost: &Outpost) -> String {
+    let login = format!(r#"{{"username":"admin","password":"{PASSWORD}"}}"#);
+    let (code, body) = outpost.json("POST", "/api/v1/login", None, Some(&login));
+    assert_eq!(code, 200, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
 /// Fills the fields `(name, value)` of the form `form` and submits it, accepting a confirm.
 fn submit(browser: &Browser, form: &str, fields: &[(&str, &str)], confirm: bool) {
     for (name, value) in fields {
@@ -169,4 +177,64 @@ fn a_scope_changed_in_the_browser_is_what_a_phone_gets() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "403");
     assert_eq!(scopes(&outpost, &token), before);
+}
+
+#[test]
+fn the_lan_chosen_at_setup_serves_dhcp_from_the_next_start() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root (network namespaces, port 67)");
+        return;
+    }
+    let mut lan = Lan::new();
+    // No [dhcp] interface in outpost.toml and no scope: DHCP is off until the setup chooses.
+    let extra = common::Extra { netns: Some(lan.server.clone()), ..common::Extra::default() };
+    let mut outpost = Outpost::start_extra(tempfile::tempdir().unwrap(), &Options::default(), &extra);
+    let port = lan.forward(outpost.port);
+    let at = |path: &str| format!("https://127.0.0.1:{port}{path}");
+    let browser = Browser::start();
+    browser.goto(&at("/ui/login"));
+    type_into(&browser, "#login input[name=username]", "admin");
+    browser.find("#login input[name=password]").send_keys(&outpost.one_time_password);
+    browser.find("#login button[type=submit]").click();
+    wait_until(BOUND, "the setup page", || browser.try_find("#setup"));
+
+    // The box's own interface on the phones' segment, chosen in the list, with a scope.
+    browser.find(&format!("#setup select[name=lan_interface] option[value='{}']", lan.server_if)).click();
+    let fields = [
+        ("password", PASSWORD),
+        ("confirm", PASSWORD),
+        ("site_name", "Lab"),
+        ("time_zone", "Europe/Berlin"),
+        ("network", "10.78.0.0/24"),
+        ("range_start", "10.78.0.100"),
+        ("range_end", "10.78.0.110"),
+        ("router", BOX_IP),
+    ];
+    submit(&browser, "#setup", &fields, false);
+    wait_until(BOUND, "the dashboard", || browser.try_find("#dashboard"));
+    let token = login(&outpost);
+    let lab = scopes(&outpost, &token);
+    assert_eq!(lab.len(), 1, "{lab:?}");
+    assert_eq!((lab[0]["name"].as_str(), lab[0]["interface"].as_str()), (Some("lan"), Some(lan.server_if.as_str())));
+    browser.goto(&at("/ui/dhcp"));
+    let next = wait_until(BOUND, "the DHCP page", || browser.try_text("#dhcp-next-start"));
+    assert!(next.contains(&lan.server_if) && next.contains("next start"), "{next}");
+    let (_, status) = outpost.json("GET", "/api/v1/dhcp/status", Some(&token), None);
+    assert_eq!(status["state"], "off", "not before the next start: {status}");
+
+    // The next start: DHCP serves on the chosen interface and a phone gets an address.
+    outpost.terminate(Duration::from_secs(10)).expect("the box stops");
+    let data = std::mem::replace(&mut outpost.data, tempfile::tempdir().unwrap());
+    drop(outpost);
+    let outpost = Outpost::start_extra(data, &Options::default(), &extra);
+    let token = login(&outpost);
+    let serving = wait_until(BOUND, "DHCP serving", || {
+        let (_, s) = outpost.json("GET", "/api/v1/dhcp/status", Some(&token), None);
+        (s["state"] != "probing").then_some(s)
+    });
+    assert_eq!(serving["state"], "serving", "{serving}");
+    assert_eq!(serving["interface"], lan.server_if.as_str(), "{serving}");
+    let ip = lease_of_client(&lan);
+    let last: u8 = ip.rsplit('.').next().unwrap().parse().unwrap();
+    assert!(ip.starts_with("10.78.0.") && (100..=110).contains(&last), "{ip} is in the range set at setup");
 }

@@ -95,6 +95,17 @@ pub async fn interface_info(interface: &str) -> Result<(Ipv4Addr, [u8; 6]), Dhcp
     Ok((ip, mac))
 }
 
+/// The LAN interface a scope of the site names, for a box whose `outpost.toml` names none: the
+/// first scope whose `interface` is an interface this host has (under `sys_net`, which is
+/// `/sys/class/net`). The setup page and the DHCP page set it; a relay's subnet in that field
+/// is no interface and is passed over.
+pub fn interface_from_site(doc: &crate::site::SiteDoc, sys_net: &std::path::Path) -> Option<String> {
+    doc.dhcp_scopes.iter().filter_map(|s| s.interface.as_deref()).find_map(|name| {
+        let plain = !name.is_empty() && name.len() <= 15 && !name.contains('/') && name != "." && name != "..";
+        (plain && sys_net.join(name).exists()).then(|| name.to_owned())
+    })
+}
+
 /// A UDP socket on `0.0.0.0:port` that sends and receives only on `interface`, and may
 /// broadcast. `shared`: the port may be bound by others too (the probe's client port, which a
 /// DHCP client of the box itself may hold); the server's own port is not, so that a second
@@ -333,5 +344,25 @@ async fn commit_and_reply(service: &Service, socket: &UdpSocket, batch: Vec<Hand
                 metrics.inc("outpost_dhcp_dropped_total", &[("reason", "send_failed")]);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod site_interface_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_first_scope_naming_an_interface_this_host_has_chooses_it() {
+        let sys = tempfile::tempdir().unwrap();
+        std::fs::create_dir(sys.path().join("eth1")).unwrap();
+        let doc: crate::site::SiteDoc = serde_json::from_value(serde_json::json!({"schema": 1, "dhcp_scopes": [
+            {"name": "relayed", "interface": "10.9.0.0/24", "network": "10.9.0.0/24", "range_start": "10.9.0.10", "range_end": "10.9.0.20"},
+            {"name": "gone", "interface": "eth7", "network": "10.8.0.0/24", "range_start": "10.8.0.10", "range_end": "10.8.0.20"},
+            {"name": "lan", "interface": "eth1", "network": "10.7.0.0/24", "range_start": "10.7.0.10", "range_end": "10.7.0.20"}
+        ]}))
+        .unwrap();
+        assert_eq!(interface_from_site(&doc, sys.path()), Some("eth1".to_owned()));
+        assert_eq!(interface_from_site(&crate::site::SiteDoc::default(), sys.path()), None);
     }
 }

@@ -116,7 +116,12 @@ pub(super) async fn render(
 ) -> Result<Response, UiError> {
     let status = crate::api::dhcp::current(app);
     let leases = crate::api::dhcp::all_leases(app).await?;
-    let scopes = app.store.call(|s| s.export_site()).await?.dhcp_scopes;
+    let doc = app.store.call(|s| s.export_site()).await?;
+    // Chosen since the start (setup, or a scope's interface edited): DHCP starts there next time.
+    let waiting = matches!(status, DhcpStatus::Off { .. })
+        .then(|| crate::dhcp::driver::interface_from_site(&doc, std::path::Path::new("/sys/class/net")))
+        .flatten();
+    let scopes = doc.dhcp_scopes;
     let now = crate::store::unix_now();
     let (state, said) = state_words(&status);
     let body = html! {
@@ -127,6 +132,9 @@ pub(super) async fn render(
                 h2 { "Server" }
                 p { span class=(format!("badge {}", match state { "serving" => "up", "off" | "refused" => "down", _ => "unknown" })) data-f="state" { (state) } }
                 p data-f="said" { (said) }
+                @if let Some(interface) = waiting {
+                    p.notice #dhcp-next-start { "A scope names interface " code { (interface) } ": DHCP serves there from the box's next start (Reboot on the System page)." }
+                }
                 h3 { "Another DHCP server on the segment" }
                 p data-f="rival" { (rival_words(&status)) }
             }

@@ -108,7 +108,15 @@ pub fn add_to(doc: &mut SiteDoc, name: &str, f: &Fields) -> Result<(), String> {
     if doc.dhcp_scopes.iter().any(|s| s.name == name) {
         return Err(format!("scope `{name}` already exists"));
     }
-    let mut scope = DhcpScope {
+    let mut scope = blank(name);
+    set_fields(&mut scope, f)?;
+    doc.dhcp_scopes.push(scope);
+    Ok(())
+}
+
+/// A scope named `name` with nothing set but the defaults.
+pub fn blank(name: &str) -> DhcpScope {
+    DhcpScope {
         name: name.to_owned(),
         interface: None,
         network: String::new(),
@@ -121,10 +129,7 @@ pub fn add_to(doc: &mut SiteDoc, name: &str, f: &Fields) -> Result<(), String> {
         authoritative: false,
         allow_secrets_over_tftp: false,
         reservations: Vec::new(),
-    };
-    set_fields(&mut scope, f)?;
-    doc.dhcp_scopes.push(scope);
-    Ok(())
+    }
 }
 
 fn find_mut<'a>(doc: &'a mut SiteDoc, name: &str) -> Result<&'a mut DhcpScope, String> {

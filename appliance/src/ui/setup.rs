@@ -8,10 +8,12 @@
 //! (`api::dhcp::current`), with how to turn DHCP on (outpost.toml's `[dhcp] interface` and a
 //! scope in the site: the page writes neither).
 //!
+//! Optionally the LAN: an interface of the box and the scope phones get their addresses from.
+//! It is written into the site (a DHCP scope naming the interface, `set_lan`), where the
+//! daemon finds it at its next start when `outpost.toml` names no `[dhcp] interface`.
+//!
 //! Optionally a cloud claim code (`ui::claim`): redeemed once the password is set; the admin
 //! then lands on the system page, which says how the claim went.
-//!
-//! Not here yet (docs/web-ui.md): choosing the LAN interface and the DHCP scope.
 
 use std::path::Path;
 
@@ -26,7 +28,7 @@ use super::page::{self, csrf_field, Nav};
 use super::session::{session_cookie, Setup, SetupPosted, Viewer};
 use super::{apply, UiError};
 use crate::api::{AppState, MIN_PASSWORD};
-use crate::site::Site;
+use crate::site::{Site, SiteDoc};
 
 /// One network interface as `/sys/class/net` tells it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,13 +88,69 @@ fn network(app: &AppState) -> maud::Markup {
             p.hint #dhcp-how {
                 "To hand phones their addresses, set " code { "[dhcp] interface" } " to the LAN interface in "
                 code { "outpost.toml" } ", add a scope to the site config (" code { "dhcp_scopes" }
-                ", through the API or " code { "outpost config apply" } ") and restart the box. The server first checks the segment for another DHCP server and does not serve beside one."
+                ", through the API or " code { "outpost config apply" } ") and restart the box; or choose the LAN interface in this form, which writes a scope naming it. The server first checks the segment for another DHCP server and does not serve beside one."
             }
         }
     }
 }
 
+/// The LAN chosen at setup, as typed; no interface: no DHCP from this box.
+#[derive(Debug, Default, Deserialize)]
+pub struct LanFields {
+    #[serde(default)]
+    pub lan_interface: String,
+    #[serde(default)]
+    pub network: String,
+    #[serde(default)]
+    pub range_start: String,
+    #[serde(default)]
+    pub range_end: String,
+    #[serde(default)]
+    pub router: String,
+}
+
+/// Puts the LAN chosen at setup into the site: the scope already serving that interface, or
+/// else the one named `lan`, takes the interface, network, range and router; without either a
+/// scope `lan` is added. The site's validation judges the addresses.
+pub fn set_lan(doc: &mut SiteDoc, f: &LanFields) {
+    let interface = f.lan_interface.trim();
+    if interface.is_empty() {
+        return;
+    }
+    let at = doc.dhcp_scopes.iter().position(|s| s.interface.as_deref() == Some(interface));
+    let at = at.or_else(|| doc.dhcp_scopes.iter().position(|s| s.name == "lan"));
+    let i = at.unwrap_or_else(|| {
+        doc.dhcp_scopes.push(super::dhcp_forms::blank("lan"));
+        doc.dhcp_scopes.len() - 1
+    });
+    let scope = &mut doc.dhcp_scopes[i];
+    scope.interface = Some(interface.to_owned());
+    scope.network = f.network.trim().to_owned();
+    scope.range_start = f.range_start.trim().to_owned();
+    scope.range_end = f.range_end.trim().to_owned();
+    scope.router = Some(f.router.trim().to_owned()).filter(|r| !r.is_empty());
+}
+
+/// The LAN part of the setup form.
+fn lan_fields(list: &[Interface]) -> maud::Markup {
+    html! {
+        fieldset #setup-lan {
+            legend { "LAN and DHCP (optional)" }
+            p.hint { "The interface on the phones' network, and the addresses the box hands them. DHCP serves there from the box's next start (Reboot on the System page), after checking the segment for another DHCP server." }
+            label { "LAN interface" select name="lan_interface" {
+                option value="" { "None: no DHCP from this box" }
+                @for i in list { option value=(i.name) { (i.name) " (" (if i.mac.is_empty() { "no MAC" } else { i.mac.as_str() }) ", " (i.state) ")" } }
+            } }
+            label { "Network (192.168.10.0/24)" input name="network"; }
+            label { "First address handed out" input name="range_start"; }
+            label { "Last address handed out" input name="range_end"; }
+            label { "Router (empty: none)" input name="router"; }
+        }
+    }
+}
+
 fn form(viewer: &Viewer, site: &Site, error: Option<&str>, network: &maud::Markup) -> maud::Markup {
+    let list = interfaces(Path::new("/sys/class/net"));
     html! {
         main {
             form.card method="post" action="/ui/setup" id="setup" {
@@ -105,6 +163,7 @@ fn form(viewer: &Viewer, site: &Site, error: Option<&str>, network: &maud::Marku
                 label { "The same again" input type="password" name="confirm" autocomplete="new-password" required; }
                 label { "Site name" input name="site_name" required value=(site.name); }
                 label { "Time zone (IANA, e.g. Europe/Berlin)" input name="time_zone" required value=(site.time_zone); }
+                (lan_fields(&list))
                 fieldset #setup-cloud {
                     legend { "Cloud (optional)" }
                     p.hint { "A claim code from your fleet joins this box to it; leave empty to run on its own (the System page can claim later)." }
@@ -130,6 +189,8 @@ pub struct SetupForm {
     confirm: String,
     site_name: String,
     time_zone: String,
+    #[serde(flatten)]
+    lan: LanFields,
     #[serde(flatten)]
     cloud: super::claim::ClaimFields,
 }
@@ -160,10 +221,11 @@ pub async fn submit(State(app): State<AppState>, posted: SetupPosted<SetupForm>)
     if let Some(why) = password_problem(&f.password, &f.confirm) {
         return Ok(refuse(&why));
     }
-    let (name, zone) = (site.name.clone(), site.time_zone.clone());
+    let (name, zone, lan) = (site.name.clone(), site.time_zone.clone(), f.lan);
     let applied = apply(&app, &viewer.username, move |doc| {
         doc.site.name = name;
         doc.site.time_zone = zone;
+        set_lan(doc, &lan);
         Ok(())
     })
     .await?;
@@ -210,6 +272,29 @@ mod tests {
         assert!(password_problem("short", "short").is_some_and(|w| w.contains("at least")));
         assert!(password_problem("long-enough-1", "long-enough-2").is_some_and(|w| w.contains("differ")));
         assert_eq!(password_problem("long-enough-1", "long-enough-1"), None);
+    }
+
+    #[test]
+    fn the_lan_chosen_at_setup_becomes_the_scope_of_its_interface() {
+        let f = LanFields {
+            lan_interface: "eth1".into(),
+            network: "10.7.0.0/24".into(),
+            range_start: "10.7.0.100".into(),
+            range_end: "10.7.0.150".into(),
+            router: " ".into(),
+        };
+        let mut doc = SiteDoc::default();
+        set_lan(&mut doc, &LanFields::default());
+        assert!(doc.dhcp_scopes.is_empty(), "no interface chosen: nothing written");
+        set_lan(&mut doc, &f);
+        set_lan(&mut doc, &LanFields { range_end: "10.7.0.120".into(), ..f });
+        assert_eq!(doc.dhcp_scopes.len(), 1, "the same interface's scope is updated, not doubled");
+        let s = &doc.dhcp_scopes[0];
+        assert_eq!(
+            (s.name.as_str(), s.interface.as_deref(), s.range_end.as_str()),
+            ("lan", Some("eth1"), "10.7.0.120")
+        );
+        assert_eq!(s.router, None);
     }
 
     #[test]
