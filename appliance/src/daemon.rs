@@ -111,7 +111,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         start_provisioning(&mut supervisor, &config, &store, &metrics, api_addr, lan.as_ref().ok().map(|(ip, _)| *ip))
             .await?;
     let dhcp = start_dhcp(&mut supervisor, &config, &store, &metrics, (lan, dhcp_from_site), &prov.endpoint).await?;
+    let cloud = spawn_cloud_sync(&mut supervisor, &config, &store, &metrics, &prov, &sip, &cancel)?;
     let mut state = AppState::new(store.clone(), metrics.clone());
+    state.cloud = cloud;
     state.sip = Some(sip.clone());
     state.media = Some(bridge);
     state.dhcp = Some(dhcp);
@@ -147,7 +149,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         async move { web::serve(listener??, tls_config, router, token).await }
     });
 
-    spawn_cloud_sync(&mut supervisor, &config, &store, &metrics, &prov, &sip, &cancel)?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "outpost running");
     match supervisor.run(config.shutdown_timeout).await {
         Stopped::Clean => {
@@ -162,8 +163,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
 }
 
-/// The cloud-sync agent, when `[cloud] broker` is set; it reconnects by itself, and the
-/// supervisor restarts it if it stops with an error.
+/// The cloud-sync agent, when `[cloud] broker` is set (or the box is claimed); it reconnects by
+/// itself, and the supervisor restarts it if it stops with an error.
 fn spawn_cloud_sync(
     supervisor: &mut Supervisor,
     config: &Config,
@@ -172,8 +173,8 @@ fn spawn_cloud_sync(
     provisioner: &Arc<Provisioner>,
     sip: &Arc<sip::Shared>,
     cancel: &CancellationToken,
-) -> anyhow::Result<()> {
-    let Some(settings) = config.cloud.clone() else { return Ok(()) };
+) -> anyhow::Result<Option<Arc<crate::sync::Agent>>> {
+    let Some(settings) = config.cloud.clone() else { return Ok(None) };
     let data_dir = config.data_dir.clone();
     let agent = crate::sync::Agent::new(
         settings,
@@ -184,10 +185,11 @@ fn spawn_cloud_sync(
         provisioner.clone(),
     )?;
     tokio::spawn(sip::trunks::follow_cloud_link(sip.clone(), agent.link(), cancel.clone()));
+    let running = agent.clone();
     supervisor.spawn("cloud-sync", Policy::Restart { max_backoff: Duration::from_secs(60) }, move |token| {
-        crate::sync::run(agent.clone(), token)
+        crate::sync::run(running.clone(), token)
     });
-    Ok(())
+    Ok(Some(agent))
 }
 
 /// Provisioning: the box's address as phones see it, TFTP (bound here, so that a port in use

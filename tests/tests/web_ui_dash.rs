@@ -192,3 +192,47 @@ fn the_setup_page_shows_the_interfaces_and_the_dhcp_check() {
     );
     assert!(browser.find("#dhcp-how").text().contains("[dhcp] interface"));
 }
+
+/// The cells of the calls-in-progress table, row by row.
+fn calls_now(browser: &Browser) -> Vec<Vec<String>> {
+    let rows = browser.execute(
+        "return [...document.querySelectorAll('#calls-now tbody tr')].map(r => [...r.cells].map(c => c.textContent));",
+        vec![],
+    );
+    serde_json::from_value(rows).unwrap_or_default()
+}
+
+#[test]
+fn a_call_in_progress_shows_who_talks_for_how_long_and_how_it_sounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (outpost, _token, browser) = start_box(dir.path(), "allowlist = [\"127.0.0.0/8\"]\n");
+    assert!(calls_now(&browser).is_empty());
+    assert!(browser.find("#no-calls").text().contains("No call"));
+    assert_eq!(browser.find(".tiles [data-f=cloud]").text(), "not set up", "no cloud on this box");
+
+    // 201 calls 202, RTP both ways for 15 s (the tone looped by the caller, echoed by 202).
+    let reception = Phone::of(dir.path(), "202", "acme.pbx.local", "reception-202-secret");
+    let answering = reception.serve(dir.path(), &outpost, "call_uas.xml");
+    common::trunks::write_tone(dir.path());
+    let ada = Phone::of(dir.path(), "201", "acme.pbx.local", "ada-201-sip-secret");
+    let mut cmd = ada.sipp(dir.path(), &outpost, "trunk_long_call_uac.xml");
+    cmd.args(["-s", "202", "-d", "15000"]);
+    let mut call = common::trunks::Background::spawn(cmd, "201", dir.path());
+
+    // The dashboard follows without a reload: 201 → 202, talking, a clock, good media.
+    let row = wait_until(BOUND, "the call with media on the dashboard", || {
+        calls_now(&browser).into_iter().find(|r| r.len() == 6 && r[3] == "talking" && r[5].starts_with("good"))
+    });
+    assert_eq!((row[0].as_str(), row[1].as_str(), row[2].as_str()), ("201", "202", "202"), "{row:?}");
+    assert!(row[4].starts_with("0:"), "talking time m:ss: {row:?}");
+    assert!(row[5].contains("% lost") && row[5].contains("ms jitter"), "{row:?}");
+    assert_eq!(browser.find(".tiles [data-f=calls]").text(), "1");
+    browser.set_window_size(1280, 1200);
+    browser.keep_screenshot("box-dashboard-call");
+
+    // Over: the table empties by itself.
+    assert!(call.finished(), "the call ended normally");
+    assert!(answering.finished(), "202 answered");
+    wait_until(BOUND, "the table empty", || calls_now(&browser).is_empty().then_some(()));
+    assert!(!browser.find("#no-calls").property("hidden").as_bool().unwrap_or(true));
+}

@@ -262,4 +262,12 @@ fn an_admin_claims_the_box_at_setup_and_it_joins_the_fleet_at_the_next_start() {
     browser.goto(&outpost.url("/ui/system"));
     let link = wait_until(BOUND, "the cloud card", || browser.try_text("#cloud [data-f=link]"));
     assert!(link.starts_with("Syncing with the fleet's broker"), "{link}");
+    // The dashboard's cloud tile: connected, and when the site config last went to the fleet.
+    browser.goto(&outpost.url("/ui/"));
+    let tile = wait_until(BOUND, "the cloud tile synced", || {
+        browser.try_text(".tiles [data-f=cloud]").filter(|t| t.contains("last sync"))
+    });
+    let (_, health) = outpost.json("GET", "/api/v1/health", None, None);
+    let revision = format!(" UTC (revision {})", health["site_revision"]);
+    assert!(tile.starts_with("connected since ") && tile.ends_with(&revision), "{tile} {health}");
 }

@@ -64,6 +64,8 @@ pub struct AppState {
     pub backups: Option<crate::backup::local::Local>,
     /// Where uploaded update bundles are staged, when the daemon runs.
     pub updates: Option<update::Staging>,
+    /// The cloud sync agent, when the box syncs with a fleet (the dashboard shows its link).
+    pub cloud: Option<Arc<crate::sync::Agent>>,
     /// The daemon's data directory (none in tests of the API alone).
     pub data_dir: Option<std::path::PathBuf>,
     /// Held while an update bundle is received (one upload file at a time).
@@ -91,6 +93,7 @@ impl AppState {
             media: None,
             backups: None,
             updates: None,
+            cloud: None,
             data_dir: None,
             uploads: Arc::new(tokio::sync::Mutex::new(())),
             registrations: crate::ui::chart::Samples::default(),

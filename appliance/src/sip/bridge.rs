@@ -24,7 +24,8 @@ impl BridgeAnchor {
     }
 }
 
-fn name(call: u64) -> String {
+/// The bridge's name of the SIP core's call `call`.
+pub(crate) fn name(call: u64) -> String {
     format!("{call:x}")
 }
 

@@ -66,6 +66,19 @@ pub struct Agent {
     metrics: crate::metrics::Metrics,
     /// Phone provisioning: the `reprovision` command sends its check-sync.
     provisioner: Arc<crate::provision::service::Provisioner>,
+    /// The link and the last exchange with the fleet, for the dashboard.
+    view: std::sync::Mutex<LinkView>,
+}
+
+/// The cloud link as the dashboard shows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LinkView {
+    pub connected: bool,
+    /// When the link last came up or went down (unix seconds); none before the first try.
+    pub since: Option<i64>,
+    /// When the box last reported its site config to the fleet, and at which revision.
+    pub last_sync: Option<i64>,
+    pub last_sync_revision: Option<u64>,
 }
 
 impl Agent {
@@ -97,7 +110,17 @@ impl Agent {
             escrowed: AtomicBool::new(false),
             ledger: Mutex::new(Ledger::new(256)),
             uploaded: Mutex::new(None),
+            view: std::sync::Mutex::new(LinkView::default()),
         }))
+    }
+
+    /// The link and the last exchange with the fleet, now.
+    pub fn view(&self) -> LinkView {
+        *self.view.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn note(&self, change: impl FnOnce(&mut LinkView)) {
+        change(&mut self.view.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
     }
 
     /// Follows the broker connection: true while connected.
@@ -195,10 +218,12 @@ async fn serve(
             Some(Incoming::Lost) => {
                 connected = false;
                 agent.link.send_replace(false);
+                agent.note(|v| *v = LinkView { connected: false, since: Some(unix_now()), ..*v });
             }
             Some(Incoming::Connected { session_present }) => {
                 connected = true;
                 agent.link.send_replace(true);
+                agent.note(|v| *v = LinkView { connected: true, since: Some(unix_now()), ..*v });
                 on_connect(agent, client, boot_seq, session_present).await?;
                 if let Some(a) = active.as_mut() {
                     tracing::info!(backup = %a.upload.id, have = a.upload.have(), "resuming the backup upload");
@@ -217,6 +242,10 @@ async fn serve(
 async fn publish_report(agent: &Agent, client: &Client, report: &Reported) -> Result<(), SyncError> {
     let topic = agent.id().topic(&Topic::Reported);
     client.publish(topic, QoS::AtLeastOnce, false, encode(report)).await?;
+    agent.note(|v| {
+        v.last_sync = Some(unix_now());
+        v.last_sync_revision = Some(report.revision);
+    });
     Ok(())
 }
 

@@ -22,7 +22,7 @@ pub mod settings;
 mod state;
 mod telemetry;
 
-pub use agent::{run, Agent};
+pub use agent::{run, Agent, LinkView};
 pub use backup::fetch_backup;
 pub use settings::CloudSettings;
 

@@ -40,11 +40,15 @@ pub struct Live {
     pub unregistered: usize,
     pub extensions: Vec<ExtensionRow>,
     pub calls: usize,
+    /// The calls in progress, oldest first (`live_calls`).
+    pub calls_now: Vec<super::live_calls::CallRow>,
     pub trunks: Vec<TrunkRow>,
     /// "normal", "survivable: <reason>", or "—" without SIP.
     pub mode: String,
     pub leases: usize,
     pub last_backup: String,
+    /// The cloud link in words: not set up, up or down since when, the last sync.
+    pub cloud: String,
     /// What needs attention, the worst first (`alerts`).
     pub alerts: Vec<Alert>,
 }
@@ -73,10 +77,11 @@ pub async fn gather(app: &AppState) -> Result<Live, UiError> {
     let extensions = extension_rows(&doc, &bindings);
     let registered = extensions.iter().filter(|x| x.registered).count();
     let live_leases = leases.iter().filter(|l| l.expires_at > now).count();
-    let calls = app.media.as_ref().map_or(0, |m| m.all().len());
-    let (trunks, survivable) = match &app.sip {
+    let media = app.media.as_ref().map(|m| m.all()).unwrap_or_default();
+    let (trunks, survivable, calls_now) = match &app.sip {
         Some(sip) => {
             let core = sip.core();
+            let calls_now = super::live_calls::rows(&core.b2bua.in_progress(), &media, crate::sip::bridge::name, now);
             let trunks = core
                 .trunks
                 .status()
@@ -88,9 +93,9 @@ pub async fn gather(app: &AppState) -> Result<Live, UiError> {
                 })
                 .collect();
             let m = core.trunks.mode();
-            (trunks, Some(m.survivable.then_some(m.reason)))
+            (trunks, Some(m.survivable.then_some(m.reason)), calls_now)
         }
-        None => (Vec::new(), None),
+        None => (Vec::new(), None, Vec::new()),
     };
     let mode = match &survivable {
         Some(Some(reason)) => format!("survivable: {reason}"),
@@ -144,13 +149,29 @@ pub async fn gather(app: &AppState) -> Result<Live, UiError> {
         registered,
         unregistered: extensions.len() - registered,
         extensions,
-        calls,
+        calls: calls_now.len(),
+        calls_now,
+        cloud: cloud_words(app.cloud.as_ref().map(|a| a.view())),
         trunks,
         mode,
         leases: live_leases,
         last_backup,
         alerts: alerts::alerts(&snapshot),
     })
+}
+
+/// The cloud link in words for the dashboard.
+pub fn cloud_words(view: Option<crate::sync::LinkView>) -> String {
+    let Some(v) = view else { return "not set up".to_owned() };
+    let link = match (v.connected, v.since) {
+        (true, Some(at)) => format!("connected since {}", utc(at)),
+        (false, Some(at)) => format!("down since {}", utc(at)),
+        (_, None) => "connecting".to_owned(),
+    };
+    match (v.last_sync, v.last_sync_revision) {
+        (Some(at), Some(revision)) => format!("{link}; last sync {} (revision {revision})", utc(at)),
+        _ => format!("{link}; not synced yet"),
+    }
 }
 
 /// `2026-12-02 16:51 UTC`.
@@ -177,6 +198,7 @@ pub async fn page(State(app): State<AppState>, Admin(viewer): Admin) -> Result<R
                 div.tile { span.label { "DHCP leases" } span.big data-f="leases" { (live.leases) } }
                 div.tile { span.label { "Mode" } span data-f="mode" { (live.mode) } }
                 div.tile { span.label { "Last backup" } span data-f="last_backup" { (live.last_backup) } }
+                div.tile { span.label { "Cloud" } span data-f="cloud" { (live.cloud) } }
             }
             section.card #alerts {
                 h2 { "Alerts" }
@@ -195,6 +217,22 @@ pub async fn page(State(app): State<AppState>, Admin(viewer): Admin) -> Result<R
                         }
                     }
                 }
+            }
+            section.card {
+                h2 { "Calls in progress" }
+                div.scroll { table #calls-now {
+                    thead { tr { th { "From" } th { "Dialled" } th { "Answered by" } th { "State" } th { "Time" } th { "Quality" } } }
+                    tbody {
+                        @for c in &live.calls_now {
+                            tr {
+                                td { (c.caller) } td { (c.dialled) } td { (c.callee) } td { (c.state) } td { (c.time) }
+                                td { span class=(format!("quality {}", c.quality.replace(' ', "-"))) { (c.quality) }
+                                    @if c.quality != "no media yet" { " (" (c.loss_pct) " % lost, " (c.jitter_ms) " ms jitter)" } }
+                            }
+                        }
+                    }
+                } }
+                p.hint #no-calls hidden[!live.calls_now.is_empty()] { "No call right now." }
             }
             section.card {
                 h2 { "Trunks" }
@@ -281,6 +319,25 @@ mod tests {
         let reg: Vec<_> = rows.iter().filter(|r| r.registered).map(|r| format!("{}/{}", r.tenant, r.number)).collect();
         assert_eq!(reg, ["a/201", "b/202"]);
         assert_eq!(rows.len(), 4);
+    }
+
+    #[test]
+    fn the_cloud_link_in_words() {
+        use crate::sync::LinkView;
+        assert_eq!(cloud_words(None), "not set up");
+        assert_eq!(cloud_words(Some(LinkView::default())), "connecting; not synced yet");
+        let up = LinkView {
+            connected: true,
+            since: Some(1_700_000_000),
+            last_sync: Some(1_700_000_060),
+            last_sync_revision: Some(7),
+        };
+        assert_eq!(
+            cloud_words(Some(up)),
+            "connected since 2023-11-14 22:13 UTC; last sync 2023-11-14 22:14 UTC (revision 7)"
+        );
+        let down = LinkView { connected: false, ..up };
+        assert!(cloud_words(Some(down)).starts_with("down since"));
     }
 
     #[test]

@@ -15,7 +15,8 @@
 //!   interfaces and the DHCP check, read-only).
 //! - `dashboard`: the dashboard and its live JSON; `alerts`: what the dashboard's alerts
 //!   panel says, decided from a snapshot; `chart`: the 24 h chart of calls and registrations
-//!   (SVG) and the daemon's sampling of the registered count; `extensions`: list, add, edit, new secret.
+//!   (SVG) and the daemon's sampling of the registered count; `live_calls`: the calls in
+//!   progress with their media quality; `extensions`: list, add, edit, new secret.
 //! - `phones`: discovered devices and their adoption, the site's phones, last fetch,
 //!   re-provision; `routes`: the routes and the route tester; `route_forms`: adding, editing,
 //!   moving and removing routes.
@@ -44,6 +45,7 @@ mod dashboard;
 mod dhcp;
 mod dhcp_forms;
 mod extensions;
+mod live_calls;
 mod page;
 mod phones;
 mod portal;

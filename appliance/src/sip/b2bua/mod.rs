@@ -91,6 +91,19 @@ pub struct B2bua {
     pub(crate) trunk_failures: Vec<trunk::TrunkFailure>,
 }
 
+/// A call not yet ended: who calls whom, since when, answered by whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveCall {
+    pub id: u64,
+    pub tenant: String,
+    pub caller: String,
+    pub dialled: String,
+    /// The extension (or trunk) that answered.
+    pub callee: Option<String>,
+    pub start_unix: i64,
+    pub answer_unix: Option<i64>,
+}
+
 impl B2bua {
     pub fn new(me: SocketAddr, seed: u64, media: Box<dyn Anchor>) -> B2bua {
         B2bua {
@@ -113,6 +126,26 @@ impl B2bua {
 
     pub fn set_media(&mut self, media: Box<dyn Anchor>) {
         self.media = media;
+    }
+
+    /// Calls not yet ended, oldest first, as the dashboard lists them.
+    pub fn in_progress(&self) -> Vec<ActiveCall> {
+        let mut all: Vec<ActiveCall> = self
+            .calls
+            .values()
+            .filter(|c| c.phase != Phase::Ended)
+            .map(|c| ActiveCall {
+                id: c.id,
+                tenant: c.tenant.clone(),
+                caller: c.caller.clone(),
+                dialled: c.dialled.clone(),
+                callee: c.answered.and_then(|i| c.forks.get(i)).map(|f| f.extension.clone()),
+                start_unix: c.start_unix,
+                answer_unix: c.answer_unix,
+            })
+            .collect();
+        all.sort_by_key(|c| (c.start_unix, c.id));
+        all
     }
 
     /// Calls not yet ended.

@@ -26,7 +26,7 @@ function cell(text) {
 }
 
 function fill(live) {
-  for (const key of ["registered", "unregistered", "calls", "leases", "mode", "last_backup"]) {
+  for (const key of ["registered", "unregistered", "calls", "leases", "mode", "last_backup", "cloud"]) {
     const el = document.querySelector(`#dashboard .tiles [data-f="${key}"]`);
     if (el) el.textContent = String(live[key]);
   }
@@ -41,6 +41,25 @@ function fill(live) {
       tr.appendChild(td);
       return tr;
     }));
+  }
+  const calls = document.querySelector("#calls-now tbody");
+  if (calls && live.calls_now) {
+    calls.replaceChildren(...live.calls_now.map((c) => {
+      const tr = document.createElement("tr");
+      tr.append(cell(c.caller), cell(c.dialled), cell(c.callee), cell(c.state), cell(c.time));
+      const td = document.createElement("td");
+      const span = document.createElement("span");
+      span.className = `quality ${c.quality.replaceAll(" ", "-")}`;
+      span.textContent = c.quality;
+      td.appendChild(span);
+      if (c.quality !== "no media yet") {
+        td.append(` (${c.loss_pct} % lost, ${c.jitter_ms} ms jitter)`);
+      }
+      tr.appendChild(td);
+      return tr;
+    }));
+    const none = document.getElementById("no-calls");
+    if (none) none.hidden = live.calls_now.length > 0;
   }
   const trunks = document.querySelector("#trunks tbody");
   if (trunks) {
