@@ -94,6 +94,7 @@ fn an_admin_adds_changes_orders_and_removes_routes_and_a_new_did_takes_a_call() 
     // A new outbound route for international numbers goes last and takes what it matches.
     let said = add_outbound(&browser, &outpost, ["international", "00Z.", "cloud", "2", "+"]);
     assert_eq!(said, "Outbound route international added.");
+    assert!(browser.try_find("#owner").is_none(), "a box without a fleet owns its config alone");
     assert_eq!(outbound_names(&outpost, &token), ["national", "international"]);
     let (headline, why, legs) = tested(&browser, &outpost, "0049301234");
     assert_eq!(headline, "Out over a trunk");

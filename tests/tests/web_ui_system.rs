@@ -232,12 +232,7 @@ fn an_admin_claims_the_box_at_setup_and_it_joins_the_fleet_at_the_next_start() {
     browser.find("#setup button[type=submit]").click();
     let said = wait_until(BOUND, "the claim's answer", || browser.try_text("#system-page > .notice"));
     assert!(said.starts_with("Not claimed: the fleet refused the claim") && said.contains("not valid"), "{said}");
-    let token = {
-        let login = format!(r#"{{"username":"admin","password":"{PASSWORD}"}}"#);
-        let (code, body) = outpost.json("POST", "/api/v1/login", None, Some(&login));
-        assert_eq!(code, 200, "the setup's password is set: {body}");
-        body["token"].as_str().unwrap().to_owned()
-    };
+    let token = login_api(&outpost);
     assert!(!outpost.data_dir().join("cloud-claim.json").exists());
 
     // The right code on the system page's Cloud card: claimed, connecting at the next start.
@@ -270,4 +265,29 @@ fn an_admin_claims_the_box_at_setup_and_it_joins_the_fleet_at_the_next_start() {
     let (_, health) = outpost.json("GET", "/api/v1/health", None, None);
     let revision = format!(" UTC (revision {})", health["site_revision"]);
     assert!(tile.starts_with("connected since ") && tile.ends_with(&revision), "{tile} {health}");
+
+    // The site is shared with the fleet now: the editing pages say so, and who changed it last.
+    let token = login_api(&outpost);
+    browser.goto(&outpost.url("/ui/extensions"));
+    let owner = wait_until(BOUND, "the owner banner", || browser.try_text("#owner"));
+    assert!(owner.starts_with("Shared with the cloud fleet") && owner.contains("admin (web UI)"), "{owner}");
+    let (_, mut site) = outpost.json("GET", "/api/v1/site", Some(&token), None);
+    let base = site["revision"].as_u64().unwrap_or(health["site_revision"].as_u64().unwrap());
+    site["site"]["name"] = serde_json::json!("Named by the fleet");
+    let push = serde_json::json!({"base_revision": base, "document": site, "author": "ops@fleet"});
+    let (code, body) = fleet.call("POST", &format!("/api/v1/boxes/{box_id}/config"), Some(&push));
+    assert_eq!(code, 202, "{body}");
+    let owner = wait_until(BOUND, "the fleet's change", || {
+        browser.goto(&outpost.url("/ui/routes"));
+        browser.try_text("#owner [data-f=who]").filter(|w| w.contains("cloud"))
+    });
+    assert_eq!(owner, "ops@fleet (cloud)");
+}
+
+/// An API session with the password set at setup.
+fn login_api(outpost: &Outpost) -> String {
+    let login = format!(r#"{{"username":"admin","password":"{PASSWORD}"}}"#);
+    let (code, body) = outpost.json("POST", "/api/v1/login", None, Some(&login));
+    assert_eq!(code, 200, "{body}");
+    body["token"].as_str().unwrap().to_owned()
 }

@@ -124,9 +124,11 @@ pub(super) async fn render(
     let scopes = doc.dhcp_scopes;
     let now = crate::store::unix_now();
     let (state, said) = state_words(&status);
+    let owner = super::owner::banner(app).await;
     let body = html! {
         main #dhcp-page {
             h1 { "DHCP" }
+            (owner)
             @if let Some(m) = shown { (m) }
             section.card #dhcp-status data-state=(state) {
                 h2 { "Server" }

@@ -29,9 +29,11 @@ async fn render(app: &AppState, viewer: &Viewer, code: StatusCode, shown: Option
     let now = crate::store::unix_now();
     let (doc, bindings) = app.store.call(move |s| Ok((s.export_site()?, s.bindings(now)?))).await?;
     let rows = extension_rows(&doc, &bindings);
+    let owner = super::owner::banner(app).await;
     let body = html! {
         main #extensions-page {
             h1 { "Extensions" }
+            (owner)
             @if let Some(m) = shown { (m) }
             section.card {
                 table #extensions {

@@ -10,7 +10,8 @@
 //! # Layout
 //! - `session`: the login page, the session cookie, CSRF tokens, the guards `Admin`, `Setup`
 //!   and `Posted`.
-//! - `page`: the frame every page shares, notices, the refusal page.
+//! - `page`: the frame every page shares, notices, the refusal page; `owner`: the banner of
+//!   the pages that edit a site config shared with a cloud fleet.
 //! - `setup`: the first-boot page (new admin password, site name, time zone; the network
 //!   interfaces and the DHCP check, read-only).
 //! - `dashboard`: the dashboard and its live JSON; `alerts`: what the dashboard's alerts
@@ -46,6 +47,7 @@ mod dhcp;
 mod dhcp_forms;
 mod extensions;
 mod live_calls;
+mod owner;
 mod page;
 mod phones;
 mod portal;

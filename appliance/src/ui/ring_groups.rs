@@ -178,9 +178,11 @@ const RING_LABEL: &str = "Ring time in seconds, 5-300 (each member's when sequen
 
 async fn render(app: &AppState, viewer: &Viewer, code: StatusCode, shown: Option<Markup>) -> Result<Response, UiError> {
     let doc = app.store.call(|s| s.export_site()).await?;
+    let owner = super::owner::banner(app).await;
     let body = html! {
         main #ring-groups-page {
             h1 { "Ring groups" }
+            (owner)
             @if let Some(m) = shown { (m) }
             (group_tables(&doc))
             section.card {

@@ -184,9 +184,11 @@ async fn render_with(
         }
         _ => None,
     };
+    let owner = super::owner::banner(app).await;
     let body = html! {
         main #routes-page {
             h1 { "Routes" }
+            (owner)
             @if let Some(m) = shown { (m) }
             (tester(&doc, test))
             @if let Some(r) = tested { (r) }

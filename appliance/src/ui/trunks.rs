@@ -285,9 +285,11 @@ async fn render(app: &AppState, viewer: &Viewer, code: StatusCode, shown: Option
     let (doc, mut events) = app.store.call(|s| Ok((s.export_site()?, s.trunk_events(EVENTS_SHOWN)?))).await?;
     events.reverse();
     let live = live(app);
+    let owner = super::owner::banner(app).await;
     let body = html! {
         main #trunks-page {
             h1 { "Trunks" }
+            (owner)
             @if let Some(m) = shown { (m) }
             (mode_card(live.as_ref().map(|(_, m)| m), &events))
             (trunk_tables(&doc, live.as_ref().map(|(r, _)| r.as_slice())))
