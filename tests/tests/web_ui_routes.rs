@@ -159,7 +159,8 @@ fn an_admin_adds_changes_orders_and_removes_routes_and_a_new_did_takes_a_call() 
     type_into(&browser, "#new-inbound [name=did]", "+4940123600");
     type_into(&browser, "#new-inbound [name=destination]", "102");
     browser.find("#new-inbound button[type=submit]").click();
-    let said = wait_until(BOUND, "added", || browser.try_text("#routes-page > .notice"));
+    // The refusal's page is still there until the answer loads: wait for the answer's notice.
+    let said = wait_until(BOUND, "added", || browser.try_text("#routes-page > .notice.ok"));
     assert_eq!(said, "Inbound route for +4940123600 added.");
     let row = browser.find("tr[data-did='+4940123600']");
     assert_eq!(
