@@ -354,6 +354,13 @@ fn an_admin_adopts_a_discovered_phone_in_the_browser_and_its_file_carries_the_ex
     });
     assert!(fetched.contains("over https from 127.0.0.1"), "{fetched}");
     browser.keep_screenshot("box-phones");
+    // 202's own page names its phone and that fetch.
+    browser.goto(&outpost.url("/ui/extensions/acme/202"));
+    let on_202 =
+        wait_until(BOUND, "202's phone", || browser.try_text(&format!("#extension-phone [data-mac=\"{mac}\"]")));
+    assert!(on_202.contains("yealink") && on_202.contains(&fetched), "{on_202}");
+    browser.goto(&outpost.url("/ui/phones"));
+    wait_until(BOUND, "the phones page", || browser.try_find(&phone));
 
     // Re-provision: the phone is not registered, so there is nobody to tell, and the page says so.
     browser.find(&format!("{phone} form.reprovision button")).click();
@@ -570,6 +577,13 @@ fn an_extension_user_forwards_their_calls_in_the_portal_and_sees_them_in_their_h
     // An admin is no extension user: the portal refuses an admin's session.
     let admin = admin_cookie(&outpost, dir.path());
     assert_eq!(curl(&outpost, "GET", "/ui/extensions", Some(&admin), None).0, 200);
+    // The admin's page of 201 shows what the user set and the phone's registration.
+    let (code, page) = curl(&outpost, "GET", "/ui/extensions/acme/201", Some(&admin), None);
+    assert_eq!(code, 200);
+    assert!(page.contains(r#"data-f="forwarding">every call to 203</p>"#), "{page}");
+    assert!(page.contains(r#"<span class="badge up" data-f="state">registered</span>"#), "{page}");
+    assert!(page.contains(r#"data-f="binding"><code>sip:201@"#), "{page}");
+    assert!(page.contains("no-phone"), "no device of the site on 201: {page}");
     assert_eq!(curl(&outpost, "GET", "/ui/me", Some(&admin), None).0, 403);
     assert_eq!(curl(&outpost, "POST", "/ui/me/forwarding", Some(&admin), Some(&good)).0, 403);
 

@@ -141,6 +141,25 @@ async fn add(State(app): State<AppState>, posted: Posted<NewExtension>) -> Resul
     }
 }
 
+/// The extension's forwarding in words: "none", or each rule that is set.
+pub fn forwarding_words(x: &Extension) -> String {
+    let mut rules = Vec::new();
+    if let Some(to) = &x.forward_always {
+        rules.push(format!("every call to {to}"));
+    }
+    if let Some(to) = &x.forward_busy {
+        rules.push(format!("when busy to {to}"));
+    }
+    if let Some(to) = &x.forward_no_answer {
+        rules.push(format!("when not answered after {} s to {to}", x.no_answer_secs));
+    }
+    if rules.is_empty() {
+        "none".to_owned()
+    } else {
+        rules.join("; ")
+    }
+}
+
 /// `GET /ui/extensions/:tenant/:number`
 async fn edit_page(
     State(app): State<AppState>,
@@ -148,10 +167,20 @@ async fn edit_page(
     Path((tenant, number)): Path<(String, String)>,
 ) -> Result<Response, UiError> {
     let (t, n) = (tenant.clone(), number.clone());
-    let (doc, portal_set) = app.store.call(move |s| Ok((s.export_site()?, s.portal_password_set_at(&t, &n)?))).await?;
+    let now = crate::store::unix_now();
+    let (doc, portal_set, bindings, fetches) = app
+        .store
+        .call(move |s| Ok((s.export_site()?, s.portal_password_set_at(&t, &n)?, s.bindings(now)?, s.fetches()?)))
+        .await?;
     let Some(x) = find(&doc, &tenant, &number) else {
         return Ok(page::refused(StatusCode::NOT_FOUND, "There is no such extension."));
     };
+    let phones: Vec<_> = super::phones::phone_rows(&doc, &[], &fetches)
+        .into_iter()
+        .filter(|p| p.tenant == tenant && p.extension.as_deref() == Some(number.as_str()))
+        .collect();
+    let mine: Vec<_> = bindings.iter().filter(|b| b.tenant == tenant && b.aor == number).collect();
+    let forwarding = forwarding_words(x);
     let base = format!("/ui/extensions/{tenant}/{number}");
     let body = html! {
         main #extension-page {
@@ -170,6 +199,22 @@ async fn edit_page(
                     (csrf_field(&viewer))
                     button.danger type="submit" { "Make a new secret" }
                 }
+            }
+            section.card #extension-phone {
+                h2 { "Phone and registration" }
+                @if phones.is_empty() {
+                    p.hint #no-phone { "No phone of the site is on this extension (adopt one on the " a href="/ui/phones" { "Phones" } " page)." }
+                }
+                @for p in &phones {
+                    p data-mac=(p.mac) { code { (p.mac) } " " (p.vendor) " " (p.model) ": last fetch " span data-f="last-fetch" { (p.last_fetch.as_deref().unwrap_or("never")) } }
+                }
+                p { (state_badge(!mine.is_empty())) }
+                @for b in &mine {
+                    p.binding data-f="binding" { code { (b.contact) } " from " (b.source) ", " (if b.user_agent.is_empty() { "no user agent" } else { b.user_agent.as_str() }) ", until " (super::dashboard::utc(b.expires_at)) }
+                }
+                h3 { "Forwarding" }
+                p data-f="forwarding" { (forwarding) }
+                p.hint { "The extension's user sets it in the portal; the API's " code { "PUT …/forwarding" } " too." }
             }
             (super::portal::admin_card(&viewer, &tenant, &number, portal_set))
             p { a href="/ui/extensions" { "Back to the extensions" } }
@@ -231,6 +276,15 @@ async fn new_secret(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn forwarding_in_words() {
+        let mut x = Extension { number: "201".into(), ..Extension::default() };
+        assert_eq!(forwarding_words(&x), "none");
+        x.forward_busy = Some("202".into());
+        x.forward_no_answer = Some("600".into());
+        assert_eq!(forwarding_words(&x), "when busy to 202; when not answered after 20 s to 600");
+    }
 
     #[test]
     fn a_number_is_added_once_per_tenant() {
