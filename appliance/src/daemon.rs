@@ -132,6 +132,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     });
     tokio::spawn(crate::backup::local::schedule(store.clone(), backups, cancel.clone()));
     tokio::spawn(crate::ui::chart::sample(store.clone(), state.registrations.clone(), cancel.clone()));
+    // The trusted networks added on the box, beside the configured allowlists.
+    crate::api::trusted::apply(&state).await.map_err(|e| anyhow::anyhow!("cannot read the trusted networks: {e}"))?;
     let extra = provisioning_routes(&config, &prov)?.merge(crate::ui::router(state.clone()));
     let router = api::router_with(state, extra);
     // Signals are caught from here on: a SIGTERM right after the banner stops cleanly too.

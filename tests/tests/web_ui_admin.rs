@@ -194,6 +194,14 @@ fn an_admin_sees_the_calls_filters_them_and_downloads_them_as_csv() {
     assert_eq!(curl(&outpost, "POST", "/ui/security/unban", Some(&user), Some(&form)).0, 403);
 }
 
+/// Three REGISTERs of `phone` with its (wrong) password, each refused.
+fn guess_three_times(phone: &Phone, dir: &Path, outpost: &Outpost) {
+    for _ in 0..3 {
+        let out = phone.sipp(dir, outpost, "register.xml").output().unwrap();
+        assert!(!out.status.success(), "a wrong password registers nothing");
+    }
+}
+
 /// Sends a REGISTER without credentials from `socket`; the box's answer, if any.
 fn probe(socket: &UdpSocket, port: u16, n: u32) -> Option<String> {
     let me = socket.local_addr().unwrap().port();
@@ -294,4 +302,62 @@ fn an_admin_sees_a_ban_lifts_it_in_the_browser_and_the_phone_registers_again() {
     assert!(page.contains("was not banned"), "{page}");
     let bad = format!("service=sip&address=not-an-address&csrf={csrf}");
     assert_eq!(curl(&outpost, "POST", "/ui/security/unban", Some(&cookie), Some(&bad)).0, 422);
+}
+
+#[test]
+fn an_admin_trusts_a_network_on_the_box_and_its_phones_are_banned_no_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let sip = "ban_after_failures = 3\nban_secs = 600\nallowlist = [\"192.0.2.0/24\"]\n";
+    let (mut outpost, token, browser) = start_box(dir.path(), sip, &Extra::default());
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(1500))).unwrap();
+    let guessing = Phone::of(dir.path(), "201", "acme.pbx.local", "not-the-secret");
+    guess_three_times(&guessing, dir.path(), &outpost);
+    assert_eq!(probe(&socket, outpost.sip_port, 1), None, "loopback banned");
+
+    // A network that is no network is refused; loopback trusted in the browser: the ban ends.
+    browser.goto(&outpost.url("/ui/security"));
+    wait_until(BOUND, "the security page", || browser.try_find("#add-trusted"));
+    assert!(browser.try_find("#no-trusted").is_some());
+    type_into(&browser, "#add-trusted [name=cidr]", "127.0.0.0/99");
+    browser.find("#add-trusted button[type=submit]").click();
+    let said = wait_until(BOUND, "the refusal", || browser.try_text("#security-page > .notice.refused"));
+    assert!(said.contains("is not a network"), "{said}");
+    type_into(&browser, "#add-trusted [name=cidr]", "127.0.0.0/8");
+    type_into(&browser, "#add-trusted [name=note]", "the test bench");
+    browser.find("#add-trusted button[type=submit]").click();
+    let said = wait_until(BOUND, "trusted", || browser.try_text("#security-page > .notice.ok"));
+    assert_eq!(said, "127.0.0.0/8 is trusted: never rate-limited or banned.");
+    assert!(browser.try_find("#bans tr[data-address=\"127.0.0.1\"]").is_none(), "the ban is lifted");
+    assert_eq!(browser.find("#trusted tr[data-cidr=\"127.0.0.0/8\"] [data-f=note]").text(), "the test bench");
+    assert!(probe(&socket, outpost.sip_port, 2).unwrap().starts_with("SIP/2.0 401 "), "answered again");
+
+    // Three more wrong guesses: still answered. The API lists the network; the audit has it.
+    guess_three_times(&guessing, dir.path(), &outpost);
+    assert!(probe(&socket, outpost.sip_port, 3).is_some(), "a trusted address is not banned");
+    let (_, listed) = outpost.json("GET", "/api/v1/trusted", Some(&token), None);
+    assert_eq!(listed[0]["cidr"], "127.0.0.0/8", "{listed}");
+    let (_, log) = outpost.json("GET", "/api/v1/audit", Some(&token), None);
+    assert!(log.as_array().unwrap().iter().any(|e| e["action"] == "trusted.add" && e["actor"] == "ui:admin"), "{log}");
+
+    // It holds across a restart of the box (the store keeps it).
+    outpost.terminate(Duration::from_secs(10)).expect("the box stops");
+    let data = std::mem::replace(&mut outpost.data, tempfile::tempdir().unwrap());
+    let config = format!("digest_algorithms = [\"MD5\"]\n{sip}");
+    let site = dir.path().join("site.toml");
+    drop(outpost);
+    let outpost =
+        Outpost::start_extra(data, &Options { sip: true, sip_config: config, site: Some(site) }, &Extra::default());
+    guess_three_times(&guessing, dir.path(), &outpost);
+    assert!(probe(&socket, outpost.sip_port, 4).is_some(), "still trusted after the restart");
+
+    // Removed in the browser (its session is in the store too): loopback can be banned again.
+    browser.goto(&outpost.url("/ui/security"));
+    wait_until(BOUND, "the security page", || browser.try_find("#trusted"));
+    browser.find("#trusted tr[data-cidr=\"127.0.0.0/8\"] form.remove-trusted button").click();
+    browser.accept_alert();
+    let said = wait_until(BOUND, "removed", || browser.try_text("#security-page > .notice.ok"));
+    assert_eq!(said, "127.0.0.0/8 is no longer trusted.");
+    guess_three_times(&guessing, dir.path(), &outpost);
+    assert_eq!(probe(&socket, outpost.sip_port, 5), None, "banned again");
 }

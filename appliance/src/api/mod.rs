@@ -9,7 +9,8 @@
 //! `devices` (discovered devices, adoption, provisioning bans), `media` (calls' RTP figures),
 //! `trunks` (trunk health, survivable mode), `backups` (take, list, download, restore),
 //! `update` (an uploaded bundle checked and staged for the updater), `machine` (version,
-//! slots, a reboot or factory reset asked for), `error` (how failures answer).
+//! slots, a reboot or factory reset asked for), `trusted` (networks never banned), `error`
+//! (how failures answer).
 
 pub(crate) mod auth;
 pub(crate) mod backups;
@@ -24,6 +25,7 @@ mod resources;
 mod sip;
 mod system;
 pub(crate) mod trunks;
+pub(crate) mod trusted;
 pub mod update;
 
 use std::net::SocketAddr;
@@ -133,6 +135,7 @@ pub fn router_with(state: AppState, extra: Router<()>) -> Router<()> {
         .route("/backups/:id/restore", post(backups::restore))
         .route("/survivable", get(trunks::survivable))
         .route("/update", post(update::upload))
+        .route("/trusted", get(trusted::list).post(trusted::create).delete(trusted::delete))
         .route("/system", get(machine::info))
         .route("/system/reboot", post(machine::reboot))
         .route("/system/factory-reset", post(machine::factory_reset))

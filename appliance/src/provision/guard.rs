@@ -61,16 +61,25 @@ pub struct Ban {
 
 pub struct ScanGuard {
     config: GuardConfig,
+    /// Trusted networks added on the box (the store's), beside the configured allowlist.
+    added: Vec<Cidr>,
     sources: HashMap<IpAddr, Source>,
 }
 
 impl ScanGuard {
     pub fn new(config: GuardConfig) -> ScanGuard {
-        ScanGuard { config, sources: HashMap::new() }
+        ScanGuard { config, added: Vec::new(), sources: HashMap::new() }
     }
 
     fn trusted(&self, ip: IpAddr) -> bool {
-        self.config.allowlist.iter().any(|c| c.contains(ip))
+        self.config.allowlist.iter().chain(&self.added).any(|c| c.contains(ip))
+    }
+
+    /// Trusts `added` besides the configured allowlist, from now on: bans and counts of
+    /// addresses inside them are forgotten.
+    pub fn set_added(&mut self, added: Vec<Cidr>) {
+        self.sources.retain(|ip, _| !added.iter().any(|c| c.contains(*ip)));
+        self.added = added;
     }
 
     /// The trusted networks, never banned.

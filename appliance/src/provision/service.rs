@@ -65,6 +65,11 @@ impl Provisioner {
         self.guard().allowlist().to_vec()
     }
 
+    /// Trusts `added` besides the configured allowlist (the trusted networks of the store).
+    pub fn set_trusted(&self, added: Vec<crate::sip::defence::Cidr>) {
+        self.guard().set_added(added);
+    }
+
     /// Lifts a ban by hand; true when there was one.
     pub fn lift_ban(&self, ip: IpAddr) -> bool {
         self.guard().lift(ip)

@@ -114,17 +114,26 @@ struct UserFailures {
 
 pub struct Defence {
     config: DefenceConfig,
+    /// Trusted networks added on the box (the store's), beside the configured allowlist.
+    added: Vec<Cidr>,
     sources: HashMap<IpAddr, Source>,
     users: HashMap<(String, String), UserFailures>,
 }
 
 impl Defence {
     pub fn new(config: DefenceConfig) -> Defence {
-        Defence { config, sources: HashMap::new(), users: HashMap::new() }
+        Defence { config, added: Vec::new(), sources: HashMap::new(), users: HashMap::new() }
     }
 
     fn trusted(&self, ip: IpAddr) -> bool {
-        self.config.allowlist.iter().any(|c| c.contains(ip))
+        self.config.allowlist.iter().chain(&self.added).any(|c| c.contains(ip))
+    }
+
+    /// Trusts `added` besides the configured allowlist, from now on: what an address inside
+    /// them counted or was banned for is forgotten.
+    pub fn set_added(&mut self, added: Vec<Cidr>) {
+        self.sources.retain(|ip, _| !added.iter().any(|c| c.contains(*ip)));
+        self.added = added;
     }
 
     /// The trusted networks, never limited or banned (the web UI's security page shows them).
@@ -306,6 +315,19 @@ mod tests {
         }
         assert_eq!(d.admit(t0, ip(1)), Admit::OverRate);
         assert_eq!(d.admit(t0 + Duration::from_millis(100), ip(1)), Admit::Yes);
+    }
+
+    #[test]
+    fn a_network_trusted_later_forgets_its_bans_and_is_never_banned_again() {
+        let mut d = Defence::new(DefenceConfig { max_failures: 1, ..DefenceConfig::default() });
+        let t0 = Instant::now();
+        assert!(d.auth_failed(t0, ip(7), "acme", "101"), "banned at the first failure");
+        assert_eq!(d.bans(t0).len(), 1);
+        d.set_added(vec!["203.0.113.0/24".parse().unwrap()]);
+        assert!(d.bans(t0).is_empty(), "the ban inside the network is gone");
+        assert!(!d.auth_failed(t0, ip(7), "acme", "101"), "and no new one");
+        d.set_added(Vec::new());
+        assert!(d.auth_failed(t0, ip(7), "acme", "101"), "counted again once no longer trusted");
     }
 
     #[test]

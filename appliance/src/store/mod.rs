@@ -18,6 +18,7 @@ pub mod registrations;
 pub mod secrets;
 pub mod site;
 pub mod trunk_events;
+pub mod trusted;
 pub(crate) mod upgrade;
 
 use std::path::Path;
@@ -38,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_trunks.sql"),
     include_str!("migrations/0007_device_fetches.sql"),
     include_str!("migrations/0008_portal.sql"),
+    include_str!("migrations/0009_trusted.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -74,6 +74,8 @@ pub fn what(action: &str) -> &str {
         "system.factory-reset" => "factory reset asked for",
         "update.staged" => "update bundle staged",
         "cloud.claim" => "box claimed into a cloud fleet",
+        "trusted.add" => "network trusted",
+        "trusted.remove" => "network no longer trusted",
         other => other,
     }
 }

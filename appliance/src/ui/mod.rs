@@ -28,7 +28,8 @@
 //!   state, the check for another server, the site's scopes, the leases; `dhcp_forms`: adding,
 //!   editing and removing scopes.
 //! - `calls`: the call records with filters, pages and the CSV download; `security`: the SIP
-//!   and provisioning bans (unban), the allowlists, failed-login and ban counts.
+//!   and provisioning bans (unban), the allowlists, failed-login and ban counts; `trusted`:
+//!   the trusted networks added on the box.
 //! - `system`: version, image and slots, an update bundle uploaded, reboot, factory reset;
 //!   `claim`: the box claimed into a cloud fleet (the system page's card, setup's code).
 //! - `portal`: the extension user's own pages under `/ui/me` (login, forwarding, call
@@ -59,6 +60,7 @@ mod session;
 mod setup;
 mod system;
 mod trunks;
+mod trusted;
 
 use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -110,6 +112,7 @@ pub fn router(state: AppState) -> Router<()> {
         .merge(route_forms::routes())
         .merge(calls::routes())
         .merge(security::routes())
+        .merge(trusted::routes())
         .merge(audit::routes())
         .merge(backups::routes())
         .merge(dhcp::routes())

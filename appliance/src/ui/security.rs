@@ -1,7 +1,8 @@
 //! The security page: the source addresses banned right now (by the SIP defences for failed
 //! digest authentications, or by provisioning's MAC-scan guard), why and until when, each with
 //! an "Unban" button; the networks each of them trusts (the allowlists, from `outpost.toml`,
-//! read-only); and the failed logins and bans counted since the box started.
+//! read-only, and those added on the box, `ui::trusted`); and the failed logins and bans
+//! counted since the box started.
 //!
 //! Bans live in memory, in the services that make them (`sip::defence`,
 //! `provision::guard`): the page reads and lifts them there, as `GET /api/v1/sip/bans`,
@@ -147,12 +148,16 @@ fn allowlist(title: &str, id: &str, list: Option<&[Cidr]>) -> Markup {
     }
 }
 
-async fn render(app: &AppState, viewer: &Viewer, code: StatusCode, shown: Option<Markup>) -> Response {
+pub(super) async fn render(app: &AppState, viewer: &Viewer, code: StatusCode, shown: Option<Markup>) -> Response {
     let now = crate::store::unix_now();
     let rows = bans(app, now);
     let c = counts(&app.metrics);
     let sip_allow: Option<Vec<Cidr>> = app.sip.as_ref().map(|s| s.core().defence.allowlist().to_vec());
     let prov_allow: Option<Vec<Cidr>> = app.provisioning.as_ref().map(|p| p.allowlist());
+    let added = app.store.call(|s| s.trusted_networks()).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot read the trusted networks");
+        Vec::new()
+    });
     let body = html! {
         main #security-page {
             h1 { "Security" }
@@ -194,9 +199,10 @@ async fn render(app: &AppState, viewer: &Viewer, code: StatusCode, shown: Option
             }
             section.card #allowlists {
                 h2 { "Trusted networks" }
-                p.hint { "Never rate-limited or banned. Set in outpost.toml (" code { "[sip] allowlist" } ", " code { "[provision] allowlist" } ")." }
-                (allowlist("SIP", "sip-allowlist", sip_allow.as_deref()))
-                (allowlist("Provisioning", "provisioning-allowlist", prov_allow.as_deref()))
+                p.hint { "Never rate-limited or banned. Those of outpost.toml (" code { "[sip] allowlist" } ", " code { "[provision] allowlist" } ") are read-only here; those added on the box take effect at once and lift the bans inside them." }
+                (allowlist("SIP (outpost.toml)", "sip-allowlist", sip_allow.as_deref()))
+                (allowlist("Provisioning (outpost.toml)", "provisioning-allowlist", prov_allow.as_deref()))
+                (super::trusted::card(&added, viewer))
             }
         }
     };
