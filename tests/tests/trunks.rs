@@ -14,13 +14,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::phones::{cdrs, errors, Phone, SCENARIOS};
+use common::phones::{cdrs, errors, Phone};
 use common::trunks::{
-    events, metric, peer_ip, start, survivable, trunk, wait_for, wait_mode, wait_state, write_tone, Background, Health,
-    Peer, Site, Trunk, NATIONAL_ROUTE,
+    calls_from_trunk, events, metric, peer_ip, start, survivable, trunk, wait_for, wait_mode, wait_state, write_tone,
+    Background, Health, Peer, Site, Trunk, NATIONAL_ROUTE,
 };
 use common::Outpost;
 
@@ -121,20 +120,8 @@ destination = "600"
     let ringing = Phone::new(dir.path(), "102").serve(dir.path(), &outpost, "call_uas_ring.xml");
     let answering = Phone::new(dir.path(), "103").serve(dir.path(), &outpost, "call_uas.xml");
 
-    let calls = dir.path().join("dids.csv");
-    std::fs::write(&calls, "SEQUENTIAL\n+4940123450;+4917012345;\n+4940123600;+4917012345;\n").unwrap();
-    let out = Command::new("sipp")
-        .current_dir(dir.path())
-        .arg(format!("127.0.0.1:{}", outpost.sip_port))
-        .args(["-sf", &format!("{SCENARIOS}/trunk_inbound_uac.xml"), "-inf"])
-        .arg(&calls)
-        .args(["-i", &cloud_ip, "-p", &cloud_port.to_string(), "-mi", &cloud_ip, "-mp", &cloud_media.to_string()])
-        .args(["-m", "2", "-l", "1", "-aa", "-t", "u1", "-timeout", "40", "-timeout_error", "-nostdin", "-trace_err"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
+    let calls = [("+4940123450", "+4917012345"), ("+4940123600", "+4917012345")];
+    let out = calls_from_trunk(dir.path(), &outpost, (&cloud_ip, cloud_port, cloud_media), &calls);
     assert!(
         out.status.success(),
         "the cloud's calls: {}\n{}\n{}",

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::lan::{is_root, run, Lan, BOX_IP};
+use common::lan::{browser_at, is_root, run, Lan, BOX_IP};
 use common::ui::{self, csrf_in, curl, form_login, log_in, type_into};
 use common::webdriver::{wait_until, Browser};
 use common::{Options, Outpost};
@@ -221,29 +221,7 @@ fn a_lease_udhcpc_got_from_the_box_shows_on_the_dhcp_page() {
     }
     let mut lan = Lan::new();
     let dir = tempfile::tempdir().unwrap();
-    let site = dir.path().join("site.toml");
-    std::fs::write(
-        &site,
-        format!(
-            "schema = 1\n[site]\nname = \"lab\"\n\n[[dhcp_scopes]]\nname = \"lab\"\nnetwork = \"10.78.0.0/24\"\n\
-             range_start = \"10.78.0.100\"\nrange_end = \"10.78.0.150\"\nrouter = \"{BOX_IP}\"\n\
-             dns = [\"{BOX_IP}\"]\nlease_time = 600\n"
-        ),
-    )
-    .unwrap();
-    let options = Options { site: Some(site), ..Options::default() };
-    let extra = common::Extra {
-        dhcp_config: format!("interface = \"{}\"\nport = 67", lan.server_if),
-        netns: Some(lan.server.clone()),
-        ..common::Extra::default()
-    };
-    let outpost = Outpost::start_extra(tempfile::tempdir().unwrap(), &options, &extra);
-    let token = outpost.admin_token(PASSWORD);
-    let serving = wait_until(BOUND, "DHCP serving", || {
-        let (_, s) = outpost.json("GET", "/api/v1/dhcp/status", Some(&token), None);
-        (s["state"] != "probing").then_some(s)
-    });
-    assert_eq!(serving["state"], "serving", "{serving}");
+    let (outpost, token) = lan.serving_box(dir.path(), PASSWORD, &format!("dns = [\"{BOX_IP}\"]"));
 
     // A client on the segment gets a lease with udhcpc (bounded, quits once bound).
     let mac = "02:42:0a:4e:00:99";
@@ -262,12 +240,7 @@ fn a_lease_udhcpc_got_from_the_box_shows_on_the_dhcp_page() {
     // The browser, through the forwarder: the state, the scope, the lease with its MAC.
     let port = lan.forward(outpost.port);
     let at = |path: &str| format!("https://127.0.0.1:{port}{path}");
-    let browser = Browser::start();
-    browser.goto(&at("/ui/login"));
-    type_into(&browser, "#login input[name=username]", "admin");
-    browser.find("#login input[name=password]").send_keys(PASSWORD);
-    browser.find("#login button[type=submit]").click();
-    wait_until(BOUND, "the dashboard", || browser.try_find("#dashboard"));
+    let browser = browser_at(port, PASSWORD);
     browser.goto(&at("/ui/dhcp"));
     wait_until(BOUND, "the DHCP page", || browser.try_find("#dhcp-page"));
     assert_eq!(browser.find("#dhcp-status [data-f=state]").text(), "serving");

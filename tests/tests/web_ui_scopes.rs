@@ -11,7 +11,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::lan::{is_root, run, Lan, BOX_IP};
+use common::lan::{browser_at, is_root, run, Lan, BOX_IP};
 use common::ui::type_into;
 use common::webdriver::{wait_until, Browser};
 use common::{Options, Outpost};
@@ -75,38 +75,12 @@ fn a_scope_changed_in_the_browser_is_what_a_phone_gets() {
     }
     let mut lan = Lan::new();
     let dir = tempfile::tempdir().unwrap();
-    let site = dir.path().join("site.toml");
-    std::fs::write(
-        &site,
-        format!(
-            "schema = 1\n[site]\nname = \"lab\"\n\n[[dhcp_scopes]]\nname = \"lab\"\nnetwork = \"10.78.0.0/24\"\n\
-             range_start = \"10.78.0.100\"\nrange_end = \"10.78.0.150\"\nrouter = \"{BOX_IP}\"\nlease_time = 600\n"
-        ),
-    )
-    .unwrap();
-    let extra = common::Extra {
-        dhcp_config: format!("interface = \"{}\"\nport = 67", lan.server_if),
-        netns: Some(lan.server.clone()),
-        ..common::Extra::default()
-    };
-    let outpost =
-        Outpost::start_extra(tempfile::tempdir().unwrap(), &Options { site: Some(site), ..Options::default() }, &extra);
-    let token = outpost.admin_token(PASSWORD);
-    let serving = wait_until(BOUND, "DHCP serving", || {
-        let (_, s) = outpost.json("GET", "/api/v1/dhcp/status", Some(&token), None);
-        (s["state"] != "probing").then_some(s)
-    });
-    assert_eq!(serving["state"], "serving", "{serving}");
+    let (outpost, token) = lan.serving_box(dir.path(), PASSWORD, "");
     run(&["ip", "-n", &lan.client, "link", "set", &lan.client_if.clone(), "address", PHONE_MAC]);
 
     let port = lan.forward(outpost.port);
     let at = |path: &str| format!("https://127.0.0.1:{port}{path}");
-    let browser = Browser::start();
-    browser.goto(&at("/ui/login"));
-    type_into(&browser, "#login input[name=username]", "admin");
-    browser.find("#login input[name=password]").send_keys(PASSWORD);
-    browser.find("#login button[type=submit]").click();
-    wait_until(BOUND, "the dashboard", || browser.try_find("#dashboard"));
+    let browser = browser_at(port, PASSWORD);
 
     // A range outside the network: refused with the site's reason, nothing changed.
     let before = scopes(&outpost, &token);

@@ -3,9 +3,14 @@
 //! Needs root; removed on drop.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
-use super::webdriver::wait_until;
+use super::webdriver::{wait_until, Browser};
+use super::{Extra, Options, Outpost};
+
+const BOUND: Duration = Duration::from_secs(30);
 
 /// Runs `args`, asserting success.
 pub fn run(args: &[&str]) {
@@ -60,11 +65,56 @@ impl Lan {
             .spawn()
             .unwrap();
         self.forwarder = Some(child);
-        wait_until(std::time::Duration::from_secs(30), "the forwarder listening", || {
-            std::net::TcpStream::connect(("127.0.0.1", local)).ok()
-        });
+        wait_until(BOUND, "the forwarder listening", || std::net::TcpStream::connect(("127.0.0.1", local)).ok());
         local
     }
+}
+
+impl Lan {
+    /// A box in the server namespace, serving DHCP on its veth with one scope `lab`
+    /// (10.78.0.100 to .150, router `BOX_IP`, lease 600 s, and `scope_lines`), its admin
+    /// password set to `password`: the box and an API token, once DHCP serves.
+    pub fn serving_box(&self, dir: &Path, password: &str, scope_lines: &str) -> (Outpost, String) {
+        let site = dir.join("site.toml");
+        std::fs::write(
+            &site,
+            format!(
+                "schema = 1\n[site]\nname = \"lab\"\n\n[[dhcp_scopes]]\nname = \"lab\"\nnetwork = \"10.78.0.0/24\"\n\
+                 range_start = \"10.78.0.100\"\nrange_end = \"10.78.0.150\"\nrouter = \"{BOX_IP}\"\nlease_time = 600\n{scope_lines}\n"
+            ),
+        )
+        .unwrap();
+        let extra = Extra {
+            dhcp_config: format!("interface = \"{}\"\nport = 67", self.server_if),
+            netns: Some(self.server.clone()),
+            ..Extra::default()
+        };
+        let outpost = Outpost::start_extra(
+            tempfile::tempdir().unwrap(),
+            &Options { site: Some(site), ..Options::default() },
+            &extra,
+        );
+        let token = outpost.admin_token(password);
+        let serving = wait_until(BOUND, "DHCP serving", || {
+            let (_, s) = outpost.json("GET", "/api/v1/dhcp/status", Some(&token), None);
+            (s["state"] != "probing").then_some(s)
+        });
+        assert_eq!(serving["state"], "serving", "{serving}");
+        (outpost, token)
+    }
+}
+
+/// A browser logged in as `admin` with `password` at `https://127.0.0.1:port` (a forwarder).
+pub fn browser_at(port: u16, password: &str) -> Browser {
+    let browser = Browser::start();
+    browser.goto(&format!("https://127.0.0.1:{port}/ui/login"));
+    let field = browser.find("#login input[name=username]");
+    field.clear();
+    field.send_keys("admin");
+    browser.find("#login input[name=password]").send_keys(password);
+    browser.find("#login button[type=submit]").click();
+    wait_until(BOUND, "the dashboard", || browser.try_find("#dashboard"));
+    browser
 }
 
 impl Drop for Lan {

@@ -503,3 +503,42 @@ impl Drop for Background {
         }
     }
 }
+
+/// The far end of a trunk calling into the box: sipp from `(ip, port, media)` (the trunk's
+/// address, so the box knows the calls as the trunk's) places one call per `(did, caller)`,
+/// one at a time, answering the box's probes meanwhile (`-aa`). The finished sipp run.
+pub fn calls_from_trunk(
+    dir: &Path,
+    outpost: &Outpost,
+    (ip, port, media): (&str, u16, u16),
+    calls: &[(&str, &str)],
+) -> std::process::Output {
+    let file = dir.join("dids.csv");
+    let lines: String = calls.iter().map(|(did, caller)| format!("{did};{caller};\n")).collect();
+    std::fs::write(&file, format!("SEQUENTIAL\n{lines}")).unwrap();
+    Command::new("sipp")
+        .current_dir(dir)
+        .arg(format!("127.0.0.1:{}", outpost.sip_port))
+        .args(["-sf", &format!("{SCENARIOS}/trunk_inbound_uac.xml"), "-inf"])
+        .arg(&file)
+        .args(["-i", ip, "-p", &port.to_string(), "-mi", ip, "-mp", &media.to_string()])
+        .args([
+            "-m",
+            &calls.len().to_string(),
+            "-l",
+            "1",
+            "-aa",
+            "-t",
+            "u1",
+            "-timeout",
+            "40",
+            "-timeout_error",
+            "-nostdin",
+        ])
+        .arg("-trace_err")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
