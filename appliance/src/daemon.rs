@@ -181,8 +181,12 @@ fn spawn_cloud_sync(
     let agent = crate::sync::Agent::new(
         settings,
         store.clone(),
-        data_dir,
-        config.root_service,
+        data_dir.clone(),
+        Some(crate::api::update::Staging {
+            data_dir,
+            public_key: config.update_key.clone(),
+            root_service: config.root_service,
+        }),
         metrics.clone(),
         provisioner.clone(),
     )?;

@@ -20,6 +20,13 @@ pub enum CommandKind {
         backup: String,
     },
     Reboot,
+    /// Fetch the update bundle at `url` (HTTPS; plain HTTP only from a loopback address),
+    /// check it is the one whose SHA-256 is `sha256` (hex), then check and stage it as an
+    /// admin's upload is: the box's updater installs it on the other slot and reboots.
+    Update {
+        url: String,
+        sha256: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -357,3 +357,96 @@ fn a_reboot_command_is_left_for_the_root_service_and_refused_where_there_is_none
     assert!(result["outcome"]["reason"].as_str().unwrap().contains("no root service"), "{result}");
     assert!(!b2.data_dir().join("requests").exists());
 }
+
+/// Files of `dir` over plain HTTP on loopback (Python's http.server), for the update command.
+struct Files {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Files {
+    fn serve(dir: &std::path::Path) -> Files {
+        let port = common::free_port();
+        let child = std::process::Command::new("python3")
+            .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string(), "--directory"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "the file server did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Files { child, port }
+    }
+
+    fn url(&self, name: &str) -> String {
+        format!("http://127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sha256_of(path: &std::path::Path) -> String {
+    let out = std::process::Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_owned()
+}
+
+#[test]
+fn an_update_command_fetches_the_named_bundle_checks_it_and_stages_it() {
+    use common::bundles::{bundle, keygen};
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keygen(&dir.path().join("keys"));
+    let files = dir.path().join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    let good = bundle(&files, &keys, "9.0.0", "generic-x86_64");
+    let tampered = files.join("tampered.bundle");
+    let mut bytes = std::fs::read(&good).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0xff;
+    std::fs::write(&tampered, bytes).unwrap();
+    let server = Files::serve(&files);
+
+    let broker = Mosquitto::start(&[("b1", "pw-b1")]);
+    let mut sub = broker.subscribe_ready("outpost/v1/b1");
+    let extra = Extra {
+        cloud_config: broker.cloud_config("b1", "pw-b1"),
+        update_config: format!("public_key = \"{}\"\nroot_service = true", keys.join("update.pub").display()),
+        ..Extra::default()
+    };
+    let b1 = Outpost::start_extra(tempfile::tempdir().unwrap(), &Options::default(), &extra);
+    wait_connected(&mut sub);
+    let staged = b1.data_dir().join("updates/staged.bundle");
+    let mut send = |id: &str, url: &str, sha256: &str| {
+        let cmd = json!({"schema": 1, "id": id, "kind": {"type": "update", "url": url, "sha256": sha256}});
+        broker.publish(FLEET, &format!("outpost/v1/b1/cmd/{id}"), &cmd.to_string(), false);
+        sub.wait_for("the update's result", |t, _| is(t, &format!("/cmd/{id}/result")))["outcome"].clone()
+    };
+    let name = good.file_name().unwrap().to_str().unwrap().to_owned();
+
+    // Not the file the fleet named; a tampered bundle with its own hash; plain HTTP elsewhere.
+    let outcome = send("u-1", &server.url(&name), &"0".repeat(64));
+    assert_eq!(outcome["result"], "failed", "{outcome}");
+    assert!(outcome["reason"].as_str().unwrap().contains("not the 0000"), "{outcome}");
+    let outcome = send("u-2", &server.url("tampered.bundle"), &sha256_of(&tampered));
+    assert_eq!(outcome["result"], "failed", "{outcome}");
+    assert!(outcome["reason"].as_str().unwrap().contains("root.squashfs does not match the manifest"), "{outcome}");
+    let outcome = send("u-3", "http://downloads.example.net/x.bundle", &sha256_of(&good));
+    assert_eq!(outcome["result"], "failed", "{outcome}");
+    assert!(!staged.exists(), "nothing refused is staged");
+
+    // The right one: staged byte for byte for the updater, booked as the cloud's.
+    let outcome = send("u-4", &server.url(&name), &sha256_of(&good));
+    assert_eq!(outcome, json!({"result": "done"}));
+    assert_eq!(std::fs::read(&staged).unwrap(), std::fs::read(&good).unwrap());
+    let token = b1.admin_token(PASSWORD);
+    let (_, log) = b1.json("GET", "/api/v1/audit", Some(&token), None);
+    assert!(log.as_array().unwrap().iter().any(|e| e["action"] == "update.staged" && e["actor"] == "cloud"), "{log}");
+}

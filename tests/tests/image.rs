@@ -77,16 +77,22 @@ impl Vm {
         let _ = std::fs::remove_file(&console);
         let (sip, api) = (free_port(), free_port());
         let mut cmd = Command::new("qemu-system-x86_64");
-        cmd.args([
-            "-machine", "q35", "-accel", "tcg", "-m", "1024", "-smp", "2", "-display", "none", "-monitor", "none",
-        ])
-        .arg("-serial")
-        .arg(format!("file:{}", console.display()))
-        .args(["-drive", &format!("if=pflash,format=raw,readonly=on,file={OVMF_CODE}")])
-        .args(["-drive", &format!("if=pflash,format=raw,file={}", dir.join("vars.fd").display())])
-        .args(["-drive", &format!("if=virtio,format=raw,file={}", dir.join("disk.img").display())])
-        .args(["-netdev", &format!("user,id=n0,hostfwd=udp:127.0.0.1:{sip}-:5060,hostfwd=tcp:127.0.0.1:{api}-:443")])
-        .args(["-device", "virtio-net-pci,netdev=n0", "-device", "i6300esb"]);
+        // RDRAND seeds the kernel's random pool at once, before the second vCPU starts: without
+        // it the pool becomes ready during udev's start, the kernel patches its code live (a
+        // static key) while udev workers run it, and multi-threaded TCG can hang there (seen:
+        // both vCPUs stuck in an int3 loop for minutes, one boot in about thirty).
+        cmd.args(["-machine", "q35", "-accel", "tcg", "-cpu", "qemu64,+rdrand", "-m", "1024", "-smp", "2"])
+            .args(["-display", "none", "-monitor", "none"])
+            .arg("-serial")
+            .arg(format!("file:{}", console.display()))
+            .args(["-drive", &format!("if=pflash,format=raw,readonly=on,file={OVMF_CODE}")])
+            .args(["-drive", &format!("if=pflash,format=raw,file={}", dir.join("vars.fd").display())])
+            .args(["-drive", &format!("if=virtio,format=raw,file={}", dir.join("disk.img").display())])
+            .args([
+                "-netdev",
+                &format!("user,id=n0,hostfwd=udp:127.0.0.1:{sip}-:5060,hostfwd=tcp:127.0.0.1:{api}-:443"),
+            ])
+            .args(["-device", "virtio-net-pci,netdev=n0", "-device", "i6300esb"]);
         if let Some(stick) = stick {
             cmd.args(["-drive", &format!("if=virtio,format=raw,file={}", stick.display())]);
         }

@@ -126,34 +126,44 @@ pub async fn receive_and_stage<E: std::fmt::Display>(
     let mut file = std::fs::File::create(&upload)
         .map_err(|e| ApiError::Internal(format!("cannot create {}: {e}", upload.display())))?;
     let received = receive(chunks, Some(&mut file)).await;
-    let checked = match received {
-        Ok(_) => {
-            drop(file);
-            let (path, key) = (upload.clone(), staging.public_key.clone());
-            tokio::task::spawn_blocking(move || check(&path, &key))
-                .await
-                .map_err(|e| ApiError::Internal(e.to_string()))?
-        }
-        Err(e) => Err(e),
-    };
+    drop(file);
+    if let Err(e) = received {
+        let _ = std::fs::remove_file(&upload);
+        tracing::warn!(by = %actor, error = %e, "update bundle refused");
+        return Err(e);
+    }
+    stage_file(&staging, &app.store, &upload, actor).await
+}
+
+/// Checks the bundle received in `upload` and stages it (or removes it, refused): what an
+/// upload and the cloud's update command share.
+pub async fn stage_file(
+    staging: &Staging,
+    store: &crate::store::Store,
+    upload: &Path,
+    actor: &str,
+) -> Result<Staged, ApiError> {
+    let (path, key) = (upload.to_path_buf(), staging.public_key.clone());
+    let checked =
+        tokio::task::spawn_blocking(move || check(&path, &key)).await.map_err(|e| ApiError::Internal(e.to_string()))?;
     let manifest = match checked {
         Ok(manifest) => manifest,
         Err(e) => {
-            let _ = std::fs::remove_file(&upload);
+            let _ = std::fs::remove_file(upload);
             tracing::warn!(by = %actor, error = %e, "update bundle refused");
             return Err(e);
         }
     };
     let staged = staging.data_dir.join(STAGED);
-    stage(&upload, &staged).map_err(|e| ApiError::Internal(format!("cannot stage the bundle: {e}")))?;
+    stage(upload, &staged).map_err(|e| ApiError::Internal(format!("cannot stage the bundle: {e}")))?;
     tracing::warn!(version = %manifest.version, by = %actor, "update bundle staged");
     let (who, what) = (actor.to_owned(), format!("bundle {} for {} staged", manifest.version, manifest.board));
-    app.store.call(move |s| s.audit(&who, "update.staged", &what)).await?;
+    store.call(move |s| s.audit(&who, "update.staged", &what)).await?;
     Ok(Staged {
         version: manifest.version,
         board: manifest.board,
         staged: staged.display().to_string(),
-        next: next_step(&staging),
+        next: next_step(staging),
     })
 }
 

@@ -54,8 +54,9 @@ pub struct Agent {
     /// Whether the broker connection is up now: survivable mode listens.
     link: tokio::sync::watch::Sender<bool>,
     data_dir: PathBuf,
-    /// A root service does the reboots asked for (`[update] root_service`).
-    root_service: bool,
+    /// Where bundles are staged and whether a root service acts on them and on reboots
+    /// (`[update]`); none where the daemon takes no updates.
+    staging: Option<crate::api::update::Staging>,
     /// The backup key went to the fleet in this boot.
     escrowed: AtomicBool,
     /// Results of the commands run, by id: a redelivered command is answered, not run again.
@@ -87,7 +88,7 @@ impl Agent {
         settings: CloudSettings,
         store: Store,
         data_dir: PathBuf,
-        root_service: bool,
+        staging: Option<crate::api::update::Staging>,
         metrics: crate::metrics::Metrics,
         provisioner: Arc<crate::provision::service::Provisioner>,
     ) -> Result<Arc<Agent>, SyncError> {
@@ -106,7 +107,7 @@ impl Agent {
             metrics,
             provisioner,
             data_dir,
-            root_service,
+            staging,
             escrowed: AtomicBool::new(false),
             ledger: Mutex::new(Ledger::new(256)),
             uploaded: Mutex::new(None),
@@ -531,7 +532,7 @@ async fn on_command(
         }
         CommandKind::Reboot => {
             use crate::update::requests::{self, Request};
-            if !agent.root_service {
+            if !agent.staging.as_ref().is_some_and(|s| s.root_service) {
                 let reason = "no root service on this host reboots it (not the Outpost image): refusing".to_owned();
                 return finish_command(agent, client, id, CommandOutcome::Unsupported { reason }).await;
             }
@@ -541,6 +542,24 @@ async fn on_command(
             let outcome = match placed {
                 Ok(()) => CommandOutcome::Done,
                 Err(e) => CommandOutcome::Failed { reason: format!("cannot ask for the reboot: {e}") },
+            };
+            finish_command(agent, client, id, outcome).await
+        }
+        CommandKind::Update { url, sha256 } => {
+            let Some(staging) = agent.staging.clone() else {
+                let reason = "this box takes no update bundles".to_owned();
+                return finish_command(agent, client, id, CommandOutcome::Unsupported { reason }).await;
+            };
+            let staged = super::fetch::update(&staging, &agent.store, &agent.settings.ca_file, &url, &sha256).await;
+            let outcome = match staged {
+                Ok(s) => {
+                    tracing::warn!(version = %s.version, %url, "update bundle from the cloud staged: {}", s.next);
+                    CommandOutcome::Done
+                }
+                Err(reason) => {
+                    tracing::warn!(%url, %reason, "update bundle from the cloud refused");
+                    CommandOutcome::Failed { reason }
+                }
             };
             finish_command(agent, client, id, outcome).await
         }

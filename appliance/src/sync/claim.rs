@@ -121,7 +121,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ClaimError> {
 }
 
 /// Checks the fleet URL: https, or http to a loopback address (tests, a fleet on the box).
-fn check_url(fleet: &str) -> Result<String, ClaimError> {
+pub(crate) fn check_url(fleet: &str) -> Result<String, ClaimError> {
     let bad = || ClaimError::BadUrl(fleet.to_owned());
     let fleet = fleet.trim_end_matches('/');
     let (scheme, rest) = fleet.split_once("://").ok_or_else(bad)?;

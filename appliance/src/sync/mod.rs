@@ -17,6 +17,7 @@ mod agent;
 mod apply;
 pub mod backup;
 pub mod claim;
+mod fetch;
 mod link;
 pub mod settings;
 mod state;

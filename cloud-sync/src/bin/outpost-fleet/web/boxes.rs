@@ -132,6 +132,12 @@ fn commands_card(viewer: &Viewer, id: &str, rows: &[crate::store::views::Command
                     label { "Phone MAC" input name="mac" placeholder="80:5e:c0:11:22:33" required; }
                     button type="submit" disabled[!super::COMMANDS_AVAILABLE] { "Re-provision" }
                 }
+                form.inline method="post" action=(action) data-confirm={ "Update " (id) "? It installs the bundle on its other slot and reboots into it." } {
+                    (csrf_field(viewer)) input type="hidden" name="kind" value="update";
+                    label { "Bundle URL" input name="url" type="url" placeholder="https://downloads.example.net/outpost-1.2.0-x86_64.bundle" required; }
+                    label { "Its SHA-256" input name="sha256" required minlength="64" maxlength="64"; }
+                    button type="submit" disabled[!super::COMMANDS_AVAILABLE] { "Update" }
+                }
             }
             @if !super::COMMANDS_AVAILABLE { p.hint { "Commands are not available in this build of the fleet service." } }
             div.scroll {
@@ -387,9 +393,13 @@ pub struct CommandForm {
     mac: String,
     #[serde(default)]
     backup: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    sha256: String,
 }
 
-/// `POST /box/:id/command`: backup now, reboot, re-provision a phone, restore a backup.
+/// `POST /box/:id/command`: backup now, reboot, re-provision a phone, restore a backup, update.
 pub async fn command(State(app): State<App>, Path(raw): Path<String>, posted: Posted<CommandForm>) -> Response {
     let id = match BoxId::new(&raw) {
         Ok(id) => id,
@@ -403,6 +413,9 @@ pub async fn command(State(app): State<App>, Path(raw): Path<String>, posted: Po
             cloud_sync::CommandKind::Reprovision { mac: form.mac.trim().to_owned() }
         }
         "restore" if !form.backup.is_empty() => cloud_sync::CommandKind::Restore { backup: form.backup.clone() },
+        "update" if !form.url.trim().is_empty() => {
+            cloud_sync::CommandKind::Update { url: form.url.trim().to_owned(), sha256: form.sha256.trim().to_owned() }
+        }
         _ => return page::refused(StatusCode::BAD_REQUEST, "Unknown command, or a field is missing."),
     };
     match super::send_command(&app, &id, kind, &viewer.name).await {
