@@ -236,6 +236,10 @@ fn an_admin_adds_a_trunk_sees_it_up_then_down_edits_and_removes_it() {
     let changed = browser.find("#mode [data-f=mode-changed]").text();
     assert!(changed.ends_with(" UTC (survivable mode entered)"), "{changed}");
     assert!(browser.find_all("#trunk-events [data-f=what]").iter().any(|e| e.text() == "down"));
+    // The dashboard's tile says it too, and since when.
+    browser.goto(&outpost.url("/ui/"));
+    let tile = wait_until(BOUND, "the dashboard", || browser.try_text("#dashboard [data-f=mode]"));
+    assert!(tile.starts_with("survivable since ") && tile.contains(" UTC: "), "{tile}");
 
     // Removed: gone from the page and the site.
     browser.goto(&outpost.url("/ui/trunks/acme/cloud"));

@@ -43,7 +43,7 @@ pub struct Live {
     /// The calls in progress, oldest first (`live_calls`).
     pub calls_now: Vec<super::live_calls::CallRow>,
     pub trunks: Vec<TrunkRow>,
-    /// "normal", "survivable: <reason>", or "—" without SIP.
+    /// "normal", "normal since <when>", "survivable since <when>: <reason>", or "—" without SIP.
     pub mode: String,
     pub leases: usize,
     pub last_backup: String,
@@ -92,16 +92,12 @@ pub async fn gather(app: &AppState) -> Result<Live, UiError> {
                     state: s.state.as_str().to_owned(),
                 })
                 .collect();
-            let m = core.trunks.mode();
-            (trunks, Some(m.survivable.then_some(m.reason)), calls_now)
+            (trunks, Some(core.trunks.mode()), calls_now)
         }
         None => (Vec::new(), None, Vec::new()),
     };
-    let mode = match &survivable {
-        Some(Some(reason)) => format!("survivable: {reason}"),
-        Some(None) => "normal".to_owned(),
-        None => "—".to_owned(),
-    };
+    let mode = mode_words(survivable.as_ref());
+    let survivable = survivable.map(|m| m.survivable.then_some(m.reason));
     let (backups, disk) = match app.backups.clone() {
         Some(l) => tokio::task::spawn_blocking(move || {
             let last =
@@ -158,6 +154,19 @@ pub async fn gather(app: &AppState) -> Result<Live, UiError> {
         last_backup,
         alerts: alerts::alerts(&snapshot),
     })
+}
+
+/// The survivable mode in words, with when it last changed ("—" without SIP).
+pub fn mode_words(mode: Option<&crate::trunk::survivable::ModeStatus>) -> String {
+    match mode {
+        None => "—".to_owned(),
+        Some(m) => match (m.survivable, m.since_unix) {
+            (true, Some(at)) => format!("survivable since {}: {}", utc(at), m.reason),
+            (true, None) => format!("survivable: {}", m.reason),
+            (false, Some(at)) => format!("normal since {}", utc(at)),
+            (false, None) => "normal".to_owned(),
+        },
+    }
 }
 
 /// The cloud link in words for the dashboard.
@@ -319,6 +328,18 @@ mod tests {
         let reg: Vec<_> = rows.iter().filter(|r| r.registered).map(|r| format!("{}/{}", r.tenant, r.number)).collect();
         assert_eq!(reg, ["a/201", "b/202"]);
         assert_eq!(rows.len(), 4);
+    }
+
+    #[test]
+    fn the_mode_says_when_it_last_changed() {
+        use crate::trunk::survivable::ModeStatus;
+        assert_eq!(mode_words(None), "—");
+        let normal = ModeStatus { survivable: false, since_unix: None, reason: String::new() };
+        assert_eq!(mode_words(Some(&normal)), "normal");
+        let down = ModeStatus { survivable: true, since_unix: Some(1_700_000_000), reason: "cloud down".into() };
+        assert_eq!(mode_words(Some(&down)), "survivable since 2023-11-14 22:13 UTC: cloud down");
+        let back = ModeStatus { survivable: false, since_unix: Some(1_700_000_060), reason: String::new() };
+        assert_eq!(mode_words(Some(&back)), "normal since 2023-11-14 22:14 UTC");
     }
 
     #[test]
