@@ -136,9 +136,13 @@ pub struct RtpFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DhcpFile {
-    /// The LAN interface to serve DHCP on. Without one, DHCP is off.
+    /// The LAN interface to serve DHCP on. Without one, DHCP is off unless `from_site`.
     pub interface: Option<String>,
     pub port: Option<u16>,
+    /// Without `interface`: serve on the interface a DHCP scope of the site names (chosen at
+    /// setup). Default: on the Outpost image only, so that a development run or a test with a
+    /// site naming `eth0` never answers DHCP on the host's own network.
+    pub from_site: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -187,6 +191,8 @@ pub struct Config {
     pub rtp_ports: RangeInclusive<u16>,
     pub rtp_timeout: Duration,
     pub dhcp: Option<(String, u16)>,
+    /// Without `dhcp`, take the interface a site scope names (`[dhcp] from_site`).
+    pub dhcp_from_site: bool,
     pub tftp: Option<SocketAddr>,
     pub provision: ProvisionSettings,
     pub shutdown_timeout: Duration,
@@ -256,6 +262,7 @@ impl ConfigFile {
             None if root => PathBuf::from("/var/lib/outpost"),
             None => default_user_data_dir(),
         };
+        let dhcp_from_site = self.dhcp.from_site;
         let dhcp = match self.dhcp.interface {
             Some(iface) if iface.is_empty() || iface.len() > 15 || iface.contains('/') => {
                 return Err(ConfigError::Invalid {
@@ -313,6 +320,7 @@ impl ConfigFile {
             rtp_ports: port_min..=port_max,
             rtp_timeout,
             dhcp,
+            dhcp_from_site: dhcp_from_site.unwrap_or_else(crate::update::requests::on_outpost_image),
             tftp: listen("tftp.listen", self.tftp.listen, tftp_port)?,
             provision: provision_settings(self.provision)?,
             shutdown_timeout,

@@ -89,7 +89,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Without `[dhcp] interface`, the interface a scope of the site names (chosen at setup):
     // a problem with that one turns DHCP off with the reason instead of stopping the box.
     let mut config = config;
-    let dhcp_from_site = config.dhcp.is_none();
+    let dhcp_from_site = config.dhcp.is_none() && config.dhcp_from_site;
     if dhcp_from_site {
         if let Some(interface) = driver::interface_from_site(&store.export_site()?, Path::new("/sys/class/net")) {
             config.notes.retain(|n| !n.starts_with("DHCP off"));
@@ -119,6 +119,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     state.dhcp = Some(dhcp);
     state.provisioning = Some(prov.clone());
     state.data_dir = Some(config.data_dir.clone());
+    state.dhcp_from_site = config.dhcp_from_site;
     let backups = crate::backup::local::Local {
         data_dir: config.data_dir.clone(),
         box_id: config.box_name(),

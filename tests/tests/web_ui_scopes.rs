@@ -161,7 +161,12 @@ fn the_lan_chosen_at_setup_serves_dhcp_from_the_next_start() {
     }
     let mut lan = Lan::new();
     // No [dhcp] interface in outpost.toml and no scope: DHCP is off until the setup chooses.
-    let extra = common::Extra { netns: Some(lan.server.clone()), ..common::Extra::default() };
+    // `from_site` is the image's default; off the image it is asked for.
+    let extra = common::Extra {
+        netns: Some(lan.server.clone()),
+        dhcp_config: "from_site = true".into(),
+        ..common::Extra::default()
+    };
     let mut outpost = Outpost::start_extra(tempfile::tempdir().unwrap(), &Options::default(), &extra);
     let port = lan.forward(outpost.port);
     let at = |path: &str| format!("https://127.0.0.1:{port}{path}");

@@ -68,6 +68,8 @@ pub struct AppState {
     pub updates: Option<update::Staging>,
     /// The cloud sync agent, when the box syncs with a fleet (the dashboard shows its link).
     pub cloud: Option<Arc<crate::sync::Agent>>,
+    /// DHCP takes the interface a site scope names at the next start (`[dhcp] from_site`).
+    pub dhcp_from_site: bool,
     /// The daemon's data directory (none in tests of the API alone).
     pub data_dir: Option<std::path::PathBuf>,
     /// Held while an update bundle is received (one upload file at a time).
@@ -96,6 +98,7 @@ impl AppState {
             backups: None,
             updates: None,
             cloud: None,
+            dhcp_from_site: false,
             data_dir: None,
             uploads: Arc::new(tokio::sync::Mutex::new(())),
             registrations: crate::ui::chart::Samples::default(),

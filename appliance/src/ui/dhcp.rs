@@ -118,7 +118,7 @@ pub(super) async fn render(
     let leases = crate::api::dhcp::all_leases(app).await?;
     let doc = app.store.call(|s| s.export_site()).await?;
     // Chosen since the start (setup, or a scope's interface edited): DHCP starts there next time.
-    let waiting = matches!(status, DhcpStatus::Off { .. })
+    let waiting = (app.dhcp_from_site && matches!(status, DhcpStatus::Off { .. }))
         .then(|| crate::dhcp::driver::interface_from_site(&doc, std::path::Path::new("/sys/class/net")))
         .flatten();
     let scopes = doc.dhcp_scopes;

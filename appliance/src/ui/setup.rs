@@ -136,7 +136,7 @@ fn lan_fields(list: &[Interface]) -> maud::Markup {
     html! {
         fieldset #setup-lan {
             legend { "LAN and DHCP (optional)" }
-            p.hint { "The interface on the phones' network, and the addresses the box hands them. DHCP serves there from the box's next start (Reboot on the System page), after checking the segment for another DHCP server." }
+            p.hint { "The interface on the phones' network, and the addresses the box hands them. On the Outpost image DHCP serves there from the box's next start (Reboot on the System page), after checking the segment for another DHCP server; elsewhere only with " code { "[dhcp] from_site = true" } " in outpost.toml." }
             label { "LAN interface" select name="lan_interface" {
                 option value="" { "None: no DHCP from this box" }
                 @for i in list { option value=(i.name) { (i.name) " (" (if i.mac.is_empty() { "no MAC" } else { i.mac.as_str() }) ", " (i.state) ")" } }
