@@ -33,6 +33,28 @@ impl Store {
         Ok(())
     }
 
+    /// The newest entry of `action`, if any (a reverse scan by id that stops at the first).
+    pub fn last_audit(&self, action: &str) -> Result<Option<AuditEntry>, StoreError> {
+        use rusqlite::OptionalExtension;
+        let conn = self.conn();
+        let found = conn
+            .query_row(
+                "SELECT id, at, actor, action, detail FROM audit_log WHERE action = ?1 ORDER BY id DESC LIMIT 1",
+                [action],
+                |r| {
+                    Ok(AuditEntry {
+                        id: r.get(0)?,
+                        at: r.get(1)?,
+                        actor: r.get(2)?,
+                        action: r.get(3)?,
+                        detail: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?;
+        Ok(found)
+    }
+
     /// The newest `limit` entries, newest first.
     pub fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
         let conn = self.conn();

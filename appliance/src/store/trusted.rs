@@ -72,5 +72,10 @@ mod tests {
         assert!(!s.remove_trusted("192.0.2.0/24", "ui:admin").unwrap());
         let actions: Vec<String> = s.audit_log(10).unwrap().into_iter().map(|e| e.action).collect();
         assert_eq!(&actions[..2], ["trusted.remove", "trusted.add"]);
+        assert_eq!(
+            s.last_audit("trusted.add").unwrap().map(|e| e.detail).as_deref(),
+            Some("192.0.2.0/24 trusted (the office)")
+        );
+        assert!(s.last_audit("no.such.action").unwrap().is_none());
     }
 }

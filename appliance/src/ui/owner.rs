@@ -17,14 +17,10 @@ pub async fn banner(app: &AppState) -> Markup {
     if app.cloud.is_none() {
         return html! {};
     }
-    let last = app
-        .store
-        .call(|s| Ok(s.audit_log(1000)?.into_iter().find(|e| e.action == "config.apply")))
-        .await
-        .unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "cannot read the audit log for the owner banner");
-            None
-        });
+    let last = app.store.call(|s| s.last_audit("config.apply")).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot read the audit log for the owner banner");
+        None
+    });
     html! {
         p.notice #owner data-last=[last.as_ref().map(|e| e.actor.as_str())] {
             "Shared with the cloud fleet: a change made here is reported to the fleet, and the fleet's own changes arrive as new revisions."
