@@ -29,6 +29,7 @@ pub mod backup;
 pub mod config;
 pub mod daemon;
 pub mod dhcp;
+pub mod durable;
 pub mod media;
 pub mod metrics;
 pub mod provision;

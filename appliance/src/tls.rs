@@ -3,8 +3,6 @@
 //! which the startup banner prints.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -30,22 +28,41 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// Loads `dir/cert.pem` and `dir/key.pem`, generating both the first time.
+    /// Loads `dir/cert.pem` and `dir/key.pem`, generating both the first time. A pair that
+    /// cannot be used (a box that lost power while an older version wrote it) is set aside as
+    /// `*.damaged` and made anew, with a warning: a box without its HTTPS identity would never
+    /// start again, and clients meet a new fingerprint either way.
     pub fn load_or_create(dir: &Path, hostname: &str) -> Result<Identity, TlsError> {
         let cert_path = dir.join("cert.pem");
         let key_path = dir.join("key.pem");
         if !cert_path.exists() || !key_path.exists() {
             generate(dir, &cert_path, &key_path, hostname)?;
+            return Self::load(cert_path, &key_path);
         }
+        match Self::load(cert_path.clone(), &key_path) {
+            Err(TlsError::Pem(damaged)) => {
+                tracing::warn!(%damaged, "the TLS identity is damaged: set aside as *.damaged, making a new one");
+                for path in [&cert_path, &key_path] {
+                    let aside = path.with_extension("pem.damaged");
+                    fs::rename(path, &aside).map_err(|source| TlsError::Io { path: aside.display().to_string(), source })?;
+                }
+                generate(dir, &cert_path, &key_path, hostname)?;
+                Self::load(cert_path, &key_path)
+            }
+            loaded => loaded,
+        }
+    }
+
+    fn load(cert_path: PathBuf, key_path: &Path) -> Result<Identity, TlsError> {
         let shown = |p: &Path| p.display().to_string();
         let read = |p: &Path| fs::read(p).map_err(|source| TlsError::Io { path: shown(p), source });
         let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut read(&cert_path)?.as_slice())
             .collect::<Result<_, _>>()
             .map_err(|_| TlsError::Pem(shown(&cert_path)))?;
-        let key = rustls_pemfile::private_key(&mut read(&key_path)?.as_slice())
+        let key = rustls_pemfile::private_key(&mut read(key_path)?.as_slice())
             .ok()
             .flatten()
-            .ok_or_else(|| TlsError::Pem(shown(&key_path)))?;
+            .ok_or_else(|| TlsError::Pem(shown(key_path)))?;
         if certs.is_empty() {
             return Err(TlsError::Pem(shown(&cert_path)));
         }
@@ -98,16 +115,11 @@ fn generate(dir: &Path, cert_path: &Path, key_path: &Path, hostname: &str) -> Re
     params.not_before = rcgen::date_time_ymd(2024, 1, 1);
     params.not_after = rcgen::date_time_ymd(2049, 12, 31);
     let cert = params.self_signed(&key)?;
-    // Key first, private from the start: never a moment where it is readable by others.
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(key_path)
-        .map_err(io(key_path))?;
-    f.write_all(key.serialize_pem().as_bytes()).and_then(|()| f.sync_all()).map_err(io(key_path))?;
-    fs::write(cert_path, cert.pem()).map_err(io(cert_path))?;
+    // Key first, private from the start: never a moment where it is readable by others. Each
+    // file whole or not at all: a power cut right after the first start must not leave one
+    // empty (`load_or_create` checks both exist).
+    crate::durable::write(key_path, key.serialize_pem().as_bytes(), 0o600).map_err(io(key_path))?;
+    crate::durable::write(cert_path, cert.pem().as_bytes(), 0o644).map_err(io(cert_path))?;
     tracing::info!(path = %cert_path.display(), "generated a self-signed TLS certificate");
     Ok(())
 }
@@ -119,4 +131,23 @@ pub fn hostname() -> String {
         .ok()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "outpost".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_identity_is_kept_across_starts_and_a_damaged_one_is_made_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Identity::load_or_create(dir.path(), "outpost").unwrap().fingerprint();
+        assert_eq!(Identity::load_or_create(dir.path(), "outpost").unwrap().fingerprint(), first);
+        // What a power cut left with the old, unsynced write: the name, no bytes.
+        fs::write(dir.path().join("cert.pem"), b"").unwrap();
+        let again = Identity::load_or_create(dir.path(), "outpost").unwrap();
+        assert_ne!(again.fingerprint(), first, "a new identity");
+        assert!(again.server_config().is_ok());
+        assert_eq!(fs::read(dir.path().join("cert.pem.damaged")).unwrap(), b"");
+        assert!(dir.path().join("key.pem.damaged").exists(), "the old key is kept aside, not lost");
+    }
 }

@@ -22,9 +22,7 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Sealed, BackupError> {
 
 pub fn write(path: &Path, sealed: &Sealed) -> Result<(), BackupError> {
     let bytes = to_bytes(sealed)?;
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(io("cannot write", &tmp))?;
-    std::fs::rename(&tmp, path).map_err(io("cannot write", path))
+    crate::durable::write(path, &bytes, 0o600).map_err(io("cannot write", path))
 }
 
 pub fn read(path: &Path) -> Result<Sealed, BackupError> {

@@ -17,8 +17,6 @@ pub mod local;
 pub mod restore;
 pub mod seal;
 
-use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use cloud_sync::backup::Manifest;
@@ -60,13 +58,7 @@ impl BackupKey {
             return BackupKey::load(path);
         }
         let key: [u8; 32] = crate::store::secrets::random_bytes().map_err(|_| BackupError::Crypto)?;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(io("cannot create", path))?;
-        f.write_all(&key).and_then(|()| f.sync_all()).map_err(io("cannot write", path))?;
+        crate::durable::write(path, &key, 0o600).map_err(io("cannot write", path))?;
         Ok(BackupKey(key))
     }
 

@@ -87,9 +87,7 @@ impl Uploads {
             std::fs::remove_file(&path)?;
             total -= len;
         }
-        let tmp = self.dir.join(format!(".{name}.part"));
-        std::fs::write(&tmp, body)?;
-        std::fs::rename(&tmp, &target)?;
+        crate::durable::write(&target, body, 0o600)?;
         Ok(created)
     }
 }

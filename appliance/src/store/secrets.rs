@@ -3,8 +3,7 @@
 //! The key never leaves the box; a backup of the database alone reveals no SIP password.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -48,8 +47,8 @@ impl SecretBox {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key: [u8; 32] = random_bytes()?;
-                let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io)?;
-                f.write_all(&key).and_then(|()| f.sync_all()).map_err(io)?;
+                // Whole or not at all: a short key after a power cut would lock the box out.
+                crate::durable::write(path, &key, 0o600).map_err(io)?;
                 Ok(Self::from_key(&key))
             }
             Err(e) => Err(io(e)),

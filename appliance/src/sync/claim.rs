@@ -8,8 +8,7 @@
 //! The claim file is never part of a backup (`backup::archive` skips it): a restore must not
 //! bring back a dead box's revoked credentials over the fresh ones.
 
-use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -108,16 +107,7 @@ pub fn load(data_dir: &Path) -> Result<Option<Claim>, ClaimError> {
 
 /// Writes `bytes` to `path` whole or not at all, readable by the owner only.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ClaimError> {
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| file_error(&tmp, e))?;
-    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(|e| file_error(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| file_error(path, e))
+    crate::durable::write(path, bytes, 0o600).map_err(|e| file_error(path, e))
 }
 
 /// Checks the fleet URL: https, or http to a loopback address (tests, a fleet on the box).

@@ -46,10 +46,8 @@ impl StateFile {
     }
 
     pub fn save(&self, state: &State) -> Result<(), SyncError> {
-        let tmp = self.path.with_extension("json.tmp");
         let bytes = serde_json::to_vec_pretty(state).map_err(|e| self.error(e))?;
-        std::fs::write(&tmp, bytes).map_err(|e| self.error(e))?;
-        std::fs::rename(&tmp, &self.path).map_err(|e| self.error(e))
+        crate::durable::write(&self.path, &bytes, 0o600).map_err(|e| self.error(e))
     }
 }
 
