@@ -44,7 +44,8 @@ impl Identity {
                 tracing::warn!(%damaged, "the TLS identity is damaged: set aside as *.damaged, making a new one");
                 for path in [&cert_path, &key_path] {
                     let aside = path.with_extension("pem.damaged");
-                    fs::rename(path, &aside).map_err(|source| TlsError::Io { path: aside.display().to_string(), source })?;
+                    fs::rename(path, &aside)
+                        .map_err(|source| TlsError::Io { path: aside.display().to_string(), source })?;
                 }
                 generate(dir, &cert_path, &key_path, hostname)?;
                 Self::load(cert_path, &key_path)

@@ -53,8 +53,10 @@ pub struct Layout {
     pub root_b: PathBuf,
     /// The kernel command line (`/proc/cmdline`): `outpost.slot=` names the running slot.
     pub cmdline: PathBuf,
-    /// The flag file that asks the data-partition setup to wipe data on the next boot. It lives
-    /// on the ESP, as the data partition is what gets wiped.
+    /// The flag file that asks the data-partition setup to wipe data on the next boot: at the
+    /// top of the data partition itself (the wipe takes it along), where the setup finds it
+    /// before mounting. Not on the ESP: the setup would then wait for the ESP's check and
+    /// mount, a second of every boot on the way to SIP-ready.
     pub wipe_flag: PathBuf,
     /// Kernel options every boot entry gets (console, quiet) after the slot's root options.
     pub kernel_options: String,

@@ -29,7 +29,7 @@ impl Simulated {
             root_a: p("dev/root-a"),
             root_b: p("dev/root-b"),
             cmdline: p("proc/cmdline"),
-            wipe_flag: p("efi/outpost/factory-reset"),
+            wipe_flag: p("var/lib/outpost/factory-reset"),
             kernel_options: "console=ttyS0".into(),
             reboot_command: Vec::new(),
         };
@@ -159,6 +159,6 @@ mod tests {
         board.set_led(crate::LedState::Fault).unwrap();
         assert!(board.ota().is_factory_reset_supported().unwrap());
         board.request_factory_reset().unwrap();
-        assert!(board.esp().join("outpost/factory-reset").exists());
+        assert!(board.layout().wipe_flag.exists());
     }
 }

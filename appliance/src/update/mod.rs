@@ -327,7 +327,7 @@ pub fn spawn_monitor(config: &crate::config::Config) {
             if watchdog.is_some() && decision == Decision::Pet && policy.ever_healthy() {
                 notify::notify("WATCHDOG=1");
             }
-            std::thread::sleep(if policy.ever_healthy() { every } else { Duration::from_millis(300) });
+            std::thread::sleep(if policy.ever_healthy() { every } else { Duration::from_millis(100) });
         }
     });
     if let Err(e) = spawned {
