@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use common::phones::{cdrs, Phone};
 use common::trunks::Peer;
-use common::ui::{self, curl, log_in, type_into};
+use common::ui::{self, curl, log_in, type_into, wait_reloaded};
 use common::webdriver::{wait_until, Browser};
 use common::{free_udp_port, Options, Outpost};
 use serde_json::Value;
@@ -173,21 +173,21 @@ fn an_admin_adds_a_trunk_sees_it_up_then_down_edits_and_removes_it() {
     type_into(&browser, "#new-trunk input[name=name]", "second");
     type_into(&browser, "#new-trunk input[name=host]", "not a host!");
     type_into(&browser, "#new-trunk input[name=port]", "");
-    browser.find("#new-trunk button[type=submit]").click();
+    browser.submit("#new-trunk button[type=submit]");
     let refused = wait_until(BOUND, "the refusal", || browser.try_text("#trunks-page .notice.refused"));
     assert_eq!(refused, "Not added: tenants[0].trunks[2].host: `not a host!` is not a host name or address");
     browser.goto(&outpost.url("/ui/trunks/acme/cloud"));
     type_into(&browser, "#edit-trunk input[name=host]", "bad host");
-    browser.find("#edit-trunk button[type=submit]").click();
+    browser.submit("#edit-trunk button[type=submit]");
     let refused = wait_until(BOUND, "the refusal", || browser.try_text("#trunk-page .notice.refused"));
     assert!(refused.starts_with("Not saved: ") && refused.contains("is not a host name or address"), "{refused}");
     type_into(&browser, "#edit-trunk input[name=port]", "99999");
     type_into(&browser, "#edit-trunk input[name=host]", &cloud.ip);
-    browser.find("#edit-trunk button[type=submit]").click();
+    browser.submit("#edit-trunk button[type=submit]");
     let refused = wait_until(BOUND, "the refusal", || browser.try_text("#trunk-page .notice.refused"));
     assert_eq!(refused, "Not saved: port: `99999` is not a port number (1-65535)");
     type_into(&browser, "#edit-trunk input[name=username]", "cloud-user");
-    browser.find("#edit-trunk button[type=submit]").click();
+    browser.submit("#edit-trunk button[type=submit]");
     let refused = wait_until(BOUND, "the refusal", || browser.try_text("#trunk-page .notice.refused"));
     assert_eq!(refused, "Not saved: tenants[0].trunks[1].secret: a trunk with a username needs a secret");
     assert_eq!(acme(&outpost, &token, true), before, "nothing changed");
@@ -268,11 +268,6 @@ fn an_admin_adds_a_trunk_sees_it_up_then_down_edits_and_removes_it() {
     assert_eq!(trunk_names(&acme(&outpost, &token, false)), ["pstn"]);
 }
 
-/// How often the box's log says the SIP core reloaded the site.
-fn reloads(outpost: &Outpost) -> usize {
-    outpost.log_lines().iter().filter(|l| l.contains("SIP directory reloaded")).count()
-}
-
 fn group(acme: &Value, number: &str) -> Option<Value> {
     acme["ring_groups"].as_array().unwrap().iter().find(|g| g["number"] == number).cloned()
 }
@@ -291,7 +286,6 @@ fn an_admin_adds_a_ring_group_that_rings_its_member_edits_and_removes_it() {
     assert_eq!(browser.find(&format!("{sales} [data-f=ring]")).text(), "20 s");
 
     // Add 650, hunting 103 for 10 s.
-    let reloaded = reloads(&outpost);
     type_into(&browser, "#new-ring-group input[name=number]", "650");
     type_into(&browser, "#new-ring-group input[name=name]", "Support");
     choose(&browser, "#new-ring-group select[name=strategy]", "sequential");
@@ -314,7 +308,7 @@ fn an_admin_adds_a_ring_group_that_rings_its_member_edits_and_removes_it() {
 
     // A sipp call from 101 to 650 reaches 103, once the SIP core has followed the new
     // revision (its housekeeping, once a second, logs each reload).
-    wait_until(BOUND, "the SIP directory reloaded", || (reloads(&outpost) > reloaded).then_some(()));
+    wait_reloaded(&outpost, &token);
     let answering = Phone::new(dir.path(), "103").serve(dir.path(), &outpost, "call_uas.xml");
     let caller = Phone::new(dir.path(), "101");
     assert!(caller.call(dir.path(), &outpost, "650", "call_uac.xml"), "{}", outpost.log_lines().join("\n"));

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::phones::Phone;
 use common::trunks::{calls_from_trunk, start, wait_state, Health, Peer, Site, Trunk};
-use common::ui::{self, curl, log_in, type_into};
+use common::ui::{self, curl, log_in, type_into, wait_reloaded};
 use common::webdriver::{wait_until, Browser};
 use common::Outpost;
 use serde_json::Value;
@@ -66,28 +66,6 @@ fn add_outbound(browser: &Browser, outpost: &Outpost, fields: [&str; 5]) -> Stri
     }
     browser.find("#new-outbound button[type=submit]").click();
     wait_until(BOUND, "the answer", || browser.try_text("#routes-page > .notice"))
-}
-
-/// Waits until the box's log says the SIP core loaded the site's current revision (a reload
-/// of an earlier change can come first: the core looks once a second).
-fn wait_reloaded(outpost: &Outpost, token: &str) {
-    let (_, health) = outpost.json("GET", "/api/v1/health", Some(token), None);
-    let want = format!("revision={}", health["site_revision"]);
-    wait_until(BOUND, "the SIP core on the current revision", || {
-        outpost
-            .log_lines()
-            .iter()
-            .map(|l| {
-                l.chars()
-                    .filter(|c| !c.is_control())
-                    .collect::<String>()
-                    .replace("[3m", "")
-                    .replace("[0m", "")
-                    .replace("[2m", "")
-            })
-            .any(|l| l.contains("SIP directory reloaded") && l.contains(&want))
-            .then_some(())
-    });
 }
 
 #[test]

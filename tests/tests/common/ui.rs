@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::webdriver::Browser;
+use super::webdriver::{wait_until, Browser};
 use super::Outpost;
 
 /// Logs in as admin on the login page (the answer is for the caller to wait for).
@@ -114,4 +114,26 @@ pub fn portal_user(
     let (code, page) = curl(outpost, "GET", "/ui/me", Some(&cookie), None);
     assert_eq!(code, 200, "{page}");
     (cookie, csrf_in(&page))
+}
+
+/// Waits until the box's log says the SIP core loaded the site's current revision (a reload
+/// of an earlier change can come first: the core looks once a second).
+pub fn wait_reloaded(outpost: &Outpost, token: &str) {
+    let (_, health) = outpost.json("GET", "/api/v1/health", Some(token), None);
+    let want = format!("revision={}", health["site_revision"]);
+    wait_until(std::time::Duration::from_secs(30), "the SIP core on the current revision", || {
+        outpost
+            .log_lines()
+            .iter()
+            .map(|l| {
+                l.chars()
+                    .filter(|c| !c.is_control())
+                    .collect::<String>()
+                    .replace("[3m", "")
+                    .replace("[0m", "")
+                    .replace("[2m", "")
+            })
+            .any(|l| l.contains("SIP directory reloaded") && l.contains(&want))
+            .then_some(())
+    });
 }

@@ -224,6 +224,19 @@ impl Browser {
         self.cmd("POST", "/execute/sync", Some(json!({"script": script, "args": args})))
     }
 
+    /// Clicks `css` (a form's submit button) and waits until the page the form posts to has
+    /// loaded: a notice read right after a bare click can still be the previous page's (two
+    /// refusals in a row on one page).
+    pub fn submit(&self, css: &str) {
+        self.execute("window.outpostBeforeSubmit = true;", Vec::new());
+        self.find(css).click();
+        let script = "return window.outpostBeforeSubmit === undefined && document.readyState === 'complete';";
+        wait_until(Duration::from_secs(30), "the page the form posted to", || {
+            let loaded = self.try_cmd("POST", "/execute/sync", Some(json!({"script": script, "args": []}))).ok()?;
+            loaded.as_bool().filter(|&done| done)
+        });
+    }
+
     /// The page as a PNG, written to `path`.
     pub fn screenshot(&self, path: &Path) {
         let b64 = self.cmd("GET", "/screenshot", None);
