@@ -185,7 +185,7 @@ fn stage(upload: &Path, staged: &Path) -> std::io::Result<()> {
     std::fs::File::open(upload)?.sync_all()?;
     std::fs::rename(upload, staged)?;
     if let Some(dir) = staged.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
+        crate::durable::sync_dir(dir)?;
     }
     Ok(())
 }

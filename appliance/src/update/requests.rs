@@ -55,7 +55,7 @@ pub fn place(data_dir: &Path, request: Request, by: &str) -> std::io::Result<()>
     file.write_all(format!("{by}\n").as_bytes())?;
     file.sync_all()?;
     std::fs::rename(&temp, folder.join(request.file_name()))?;
-    std::fs::File::open(&folder)?.sync_all()
+    crate::durable::sync_dir(&folder)
 }
 
 /// The requests waiting, strongest last.
@@ -79,7 +79,7 @@ pub fn take(data_dir: &Path) -> std::io::Result<Option<(Request, String)>> {
         strongest = Some((request, if by.is_empty() { "someone".to_owned() } else { by }));
     }
     if strongest.is_some() {
-        std::fs::File::open(&folder)?.sync_all()?;
+        crate::durable::sync_dir(&folder)?;
     }
     Ok(strongest)
 }
